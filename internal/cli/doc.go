@@ -1,0 +1,2 @@
+// Package cli holds Rampart's cobra commands, one file per verb.
+package cli

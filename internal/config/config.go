@@ -1,0 +1,77 @@
+// Package config reads Rampart's configuration file (--config): default
+// flags, check settings and exceptions.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/engine"
+)
+
+// Config is the content of a configuration file.
+type Config struct {
+	// Frameworks restricts the scan to these framework IDs.
+	Frameworks []string `yaml:"frameworks"`
+	// Controls restricts the scan to these control IDs.
+	Controls []string `yaml:"controls"`
+	// ExcludeControls removes control IDs from the scan.
+	ExcludeControls []string `yaml:"excludeControls"`
+	// Severity is the minimum severity shown.
+	Severity string `yaml:"severity"`
+	// FailOn is the minimum severity that makes the scan exit 1.
+	FailOn string `yaml:"failOn"`
+	// Settings tune checks.
+	Settings control.Settings `yaml:"settings"`
+	// Exceptions except findings by control, kind, namespace and name.
+	Exceptions []engine.Exception `yaml:"exceptions"`
+}
+
+// Load reads and validates a configuration file.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 4<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses configuration data; name is used in errors.
+func Parse(name string, data []byte) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config %s: %w", name, err)
+	}
+	for _, s := range []string{c.Severity, c.FailOn} {
+		if s != "" {
+			if _, err := control.ParseSeverity(s); err != nil {
+				return nil, fmt.Errorf("config %s: %w", name, err)
+			}
+		}
+	}
+	for i, x := range c.Exceptions {
+		if x.Reason == "" {
+			return nil, fmt.Errorf("config %s: exception %d has no reason", name, i+1)
+		}
+		if x.Expires != "" {
+			if _, err := time.Parse(time.DateOnly, x.Expires); err != nil {
+				return nil, fmt.Errorf("config %s: exception %d: expires %q is not a YYYY-MM-DD date", name, i+1, x.Expires)
+			}
+		}
+	}
+	return &c, nil
+}

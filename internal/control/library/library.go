@@ -1,0 +1,39 @@
+// Package library aggregates Rampart's built-in controls. Each family lives
+// in its own sub-package with an embedded metadata.yaml joined by ID to the
+// Go check logic.
+package library
+
+import (
+	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/control/library/workload"
+)
+
+// families lists the built-in control families.
+var families = []func() ([]*control.Control, error){
+	workload.Controls,
+}
+
+// RegisterAll registers every built-in control into reg.
+func RegisterAll(reg *control.Registry) error {
+	for _, f := range families {
+		cs, err := f()
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := reg.Register(c); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// NewRegistry returns a registry holding every built-in control.
+func NewRegistry() (*control.Registry, error) {
+	reg := control.NewRegistry()
+	if err := RegisterAll(reg); err != nil {
+		return nil, err
+	}
+	return reg, nil
+}
