@@ -5,12 +5,12 @@ package library
 
 import (
 	"github.com/rampart-dev/rampart/internal/control"
-	"github.com/rampart-dev/rampart/internal/control/library/workload"
+	"github.com/rampart-dev/rampart/internal/control/library/pss"
 )
 
 // families lists the built-in control families.
 var families = []func() ([]*control.Control, error){
-	workload.Controls,
+	pss.Controls,
 }
 
 // RegisterAll registers every built-in control into reg.
