@@ -5,12 +5,22 @@ package library
 
 import (
 	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/control/library/network"
+	"github.com/rampart-dev/rampart/internal/control/library/controlplane"
+	"github.com/rampart-dev/rampart/internal/control/library/exposure"
 	"github.com/rampart-dev/rampart/internal/control/library/pss"
+	"github.com/rampart-dev/rampart/internal/control/library/workload"
+	"github.com/rampart-dev/rampart/internal/control/library/rbac"
 )
 
 // families lists the built-in control families.
 var families = []func() ([]*control.Control, error){
 	pss.Controls,
+	workload.Controls,
+	controlplane.Controls,
+	exposure.Controls,
+	rbac.Controls,
+	network.Controls,
 }
 
 // RegisterAll registers every built-in control into reg.

@@ -1,0 +1,175 @@
+// Package network holds the NetworkPolicy controls: workloads that no
+// NetworkPolicy isolates for ingress (a cross-object control over the whole
+// inventory) and NetworkPolicy rules that allow all traffic.
+//
+// Only networking.k8s.io NetworkPolicy objects are considered; CNI-specific
+// policies (CiliumNetworkPolicy, Calico NetworkPolicy/GlobalNetworkPolicy)
+// are not read, so workloads isolated only by those are reported.
+package network
+
+import (
+	_ "embed"
+	"net/netip"
+	"strings"
+
+	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/k8s"
+)
+
+//go:embed metadata.yaml
+var metadata []byte
+
+// Group is the NetworkPolicy API group.
+const Group = "networking.k8s.io"
+
+// Controls returns the family's controls with their metadata bound.
+func Controls() ([]*control.Control, error) {
+	meta, err := control.ParseMetadata(metadata)
+	if err != nil {
+		return nil, err
+	}
+	return control.Bind(meta, logic())
+}
+
+func logic() []*control.Control {
+	return []*control.Control{
+		{Metadata: control.Metadata{ID: "missing-network-policy"}, Cross: missingPolicy},
+		{
+			Metadata: control.Metadata{ID: "network-policy-allow-all"},
+			Kinds:    []string{"NetworkPolicy"},
+			Match:    func(o *k8s.Object) bool { return o.Group() == Group },
+			Check:    allowAll,
+		},
+	}
+}
+
+// PolicyTypes returns a NetworkPolicy spec's effective policy types, with
+// Kubernetes' defaulting: when policyTypes is absent it is ["Ingress"], plus
+// "Egress" when the policy has egress rules.
+func PolicyTypes(spec map[string]any) (ingress, egress bool) {
+	if k8s.Has(spec, "policyTypes") {
+		for _, t := range k8s.Strings(spec, "policyTypes") {
+			switch t {
+			case "Ingress":
+				ingress = true
+			case "Egress":
+				egress = true
+			}
+		}
+		return ingress, egress
+	}
+	return true, len(k8s.Slice(spec, "egress")) > 0
+}
+
+// ingressPolicy is the part of a NetworkPolicy missingPolicy needs.
+type ingressPolicy struct {
+	selector map[string]any
+}
+
+// missingPolicy reports every workload whose pods no NetworkPolicy of their
+// namespace selects for ingress. PodTemplate objects are not workloads and
+// are skipped. Objects without a namespace form their own bucket.
+func missingPolicy(cc *control.CrossContext) {
+	byNS := map[string][]ingressPolicy{}
+	for _, e := range cc.Inv.Kind("NetworkPolicy") {
+		if e.Content == nil || !strings.HasPrefix(k8s.Str(e.Content, "apiVersion"), Group+"/") {
+			continue
+		}
+		spec := k8s.Map(e.Content, "spec")
+		if in, _ := PolicyTypes(spec); !in {
+			continue
+		}
+		sel := k8s.Map(spec, "podSelector")
+		if sel == nil {
+			// podSelector is required; written as null or omitted it means
+			// the same as {} to the API server's defaulting of an empty struct.
+			sel = map[string]any{}
+		}
+		byNS[e.Ref.Namespace] = append(byNS[e.Ref.Namespace], ingressPolicy{selector: sel})
+	}
+	for _, e := range cc.Inv.Workloads() {
+		if e.Ref.Kind == "PodTemplate" {
+			continue
+		}
+		cc.Evaluate(e)
+		covered := false
+		for _, p := range byNS[e.Ref.Namespace] {
+			if k8s.MatchLabelSelector(p.selector, e.Pod.Labels) {
+				covered = true
+				break
+			}
+		}
+		if covered {
+			continue
+		}
+		ns := e.Ref.Namespace
+		if ns == "" {
+			ns = "(none)"
+		}
+		msg := "no NetworkPolicy in namespace " + ns + " selects these pods for ingress: every pod in the cluster can connect to them"
+		if len(e.Pod.Labels) == 0 {
+			msg = "pods have no labels and no namespace-wide NetworkPolicy in namespace " + ns + " selects them for ingress: every pod in the cluster can connect to them"
+		}
+		cc.Fail(e, control.Violation{Path: e.Pod.MetaPath + ".labels", Message: msg})
+	}
+}
+
+// allowAll flags ingress and egress rules that allow traffic from or to
+// everywhere on every port. A rule restricted to ports is a deliberate
+// exposure of those ports and passes; so does an ipBlock /0 with except
+// ranges (the usual "internet but not the cluster network" egress).
+func allowAll(c *control.Context) {
+	spec := k8s.Map(c.Obj.Content, "spec")
+	in, out := PolicyTypes(spec)
+	if in {
+		checkRules(c, spec, "ingress", "from", "source")
+	}
+	if out {
+		checkRules(c, spec, "egress", "to", "destination")
+	}
+}
+
+func checkRules(c *control.Context, spec map[string]any, field, peers, what string) {
+	for i, it := range k8s.Slice(spec, field) {
+		rule, _ := it.(map[string]any)
+		path := k8s.Index("spec."+field, i)
+		if len(k8s.Slice(rule, "ports")) > 0 {
+			continue
+		}
+		ps := k8s.Slice(rule, peers)
+		if len(ps) == 0 {
+			c.Failf(path, "", "%s rule %d has no %q peers and no ports: it allows every %s on every port", field, i, peers, what)
+			continue
+		}
+		for j, p := range ps {
+			peer, _ := p.(map[string]any)
+			if why := everything(peer); why != "" {
+				c.Failf(k8s.Index(path+"."+peers, j), "", "%s rule %d allows %s on every port", field, i, why)
+				break
+			}
+		}
+	}
+}
+
+// everything says how a peer selects every endpoint, or "" if it does not.
+func everything(peer map[string]any) string {
+	if len(peer) == 0 {
+		return "an empty peer (everything)"
+	}
+	if ns := k8s.Map(peer, "namespaceSelector"); ns != nil && isEmptySelector(ns) {
+		if pod, ok := peer["podSelector"]; !ok || pod == nil || isEmptySelector(k8s.Map(peer, "podSelector")) {
+			return "every pod in every namespace"
+		}
+	}
+	if ib := k8s.Map(peer, "ipBlock"); ib != nil && len(k8s.Slice(ib, "except")) == 0 {
+		if pfx, err := netip.ParsePrefix(strings.TrimSpace(k8s.Str(ib, "cidr"))); err == nil && pfx.Bits() == 0 {
+			return "every address (" + pfx.String() + ")"
+		}
+	}
+	return ""
+}
+
+// isEmptySelector reports whether a label selector selects everything.
+func isEmptySelector(sel map[string]any) bool {
+	return len(k8s.Map(sel, "matchLabels")) == 0 && len(k8s.Slice(sel, "matchExpressions")) == 0
+}
