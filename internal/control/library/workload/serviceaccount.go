@@ -1,0 +1,44 @@
+package workload
+
+import (
+	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/k8s"
+)
+
+// tokenAutomount fails pods that get a service account API token mounted:
+// automountServiceAccountToken is not false on the pod spec.
+func tokenAutomount(c *control.Context, ps k8s.PodSpec) {
+	v, set := k8s.Bool(ps.Spec, "automountServiceAccountToken")
+	switch {
+	case set && !v:
+		return
+	case set:
+		c.Fail(ps.Path+".automountServiceAccountToken", "", "the pod mounts a service account API token: automountServiceAccountToken is true")
+	default:
+		c.Fail(ps.Path, "", "the pod mounts a service account API token: automountServiceAccountToken is not set to false")
+	}
+}
+
+// serviceAccountName returns the pod's service account and the field
+// naming it ("" when neither field is set).
+func serviceAccountName(ps k8s.PodSpec) (name, field string) {
+	if n := k8s.Str(ps.Spec, "serviceAccountName"); n != "" {
+		return n, "serviceAccountName"
+	}
+	if n := k8s.Str(ps.Spec, "serviceAccount"); n != "" {
+		return n, "serviceAccount"
+	}
+	return "", ""
+}
+
+// defaultServiceAccount fails pods running as the namespace's "default"
+// ServiceAccount, explicitly or by leaving serviceAccountName unset.
+func defaultServiceAccount(c *control.Context, ps k8s.PodSpec) {
+	name, field := serviceAccountName(ps)
+	switch name {
+	case "":
+		c.Fail(ps.Path, "", "the pod sets no serviceAccountName, so it runs as the namespace's default ServiceAccount")
+	case "default":
+		c.Fail(ps.Path+"."+field, "", "the pod runs as the namespace's default ServiceAccount")
+	}
+}
