@@ -44,11 +44,11 @@ func logic() []*control.Control {
 }
 
 // PolicyTypes returns a NetworkPolicy spec's effective policy types, with
-// Kubernetes' defaulting: when policyTypes is absent it is ["Ingress"], plus
-// "Egress" when the policy has egress rules.
+// Kubernetes' defaulting: when policyTypes is absent or empty it is
+// ["Ingress"], plus "Egress" when the policy has egress rules.
 func PolicyTypes(spec map[string]any) (ingress, egress bool) {
-	if k8s.Has(spec, "policyTypes") {
-		for _, t := range k8s.Strings(spec, "policyTypes") {
+	if types := k8s.Strings(spec, "policyTypes"); len(types) > 0 {
+		for _, t := range types {
 			switch t {
 			case "Ingress":
 				ingress = true
