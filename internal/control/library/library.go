@@ -10,14 +10,12 @@ import (
 	"github.com/rampart-dev/rampart/internal/control/library/exposure"
 	"github.com/rampart-dev/rampart/internal/control/library/pss"
 	"github.com/rampart-dev/rampart/internal/control/library/workload"
-	"github.com/rampart-dev/rampart/internal/control/library/workload"
 	"github.com/rampart-dev/rampart/internal/control/library/rbac"
 )
 
 // families lists the built-in control families.
 var families = []func() ([]*control.Control, error){
 	pss.Controls,
-	workload.Controls,
 	workload.Controls,
 	controlplane.Controls,
 	exposure.Controls,
