@@ -3,7 +3,6 @@ package json_test
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -57,11 +56,31 @@ func TestSchemaValidatesReports(t *testing.T) {
 	cases := reporttest.Cases(t)
 	cases = append(cases,
 		reporttest.Case{Name: "zero-value", Result: &report.Result{SchemaVersion: report.SchemaVersion, Tool: report.Tool{Name: "rampart", Version: "dev"}}},
-		reporttest.Case{Name: "corpus-sample", Result: reporttest.Scan(t, filepath.Join("..", "..", "..", "testdata", "corpus", "GoogleCloudPlatform+microservices-demo"))},
 	)
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(render(t, tc.Result)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sch.Validate(inst); err != nil {
+				t.Errorf("report does not match the schema: %v", err)
+			}
+		})
+	}
+}
+
+// TestSchemaCatalogue validates real scans with the whole built-in
+// catalogue, over the scan fixtures and part of the real-world corpus.
+func TestSchemaCatalogue(t *testing.T) {
+	sch := compileSchema(t)
+	inputs := map[string][]string{
+		"fixtures": {reporttest.Dir()},
+		"corpus":   {reporttest.Corpus("GoogleCloudPlatform+microservices-demo"), reporttest.Corpus("kubernetes+examples")},
+	}
+	for _, name := range []string{"fixtures", "corpus"} {
+		t.Run(name, func(t *testing.T) {
+			inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(render(t, reporttest.LibraryScan(t, inputs[name]...))))
 			if err != nil {
 				t.Fatal(err)
 			}

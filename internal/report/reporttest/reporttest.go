@@ -1,7 +1,8 @@
 // Package reporttest builds report Results for the writers' tests: real
-// scans by the engine over the YAML files in its testdata/ (with the
-// built-in privileged-container control plus a few test controls that
-// exercise every status), and edge cases.
+// scans by the engine over the YAML files in its testdata/, with test
+// controls that exercise every severity and status (so that golden files do
+// not change when the built-in catalogue does), real scans with the whole
+// built-in catalogue, and hand-built edge cases.
 package reporttest
 
 import (
@@ -67,19 +68,49 @@ func Lookup(t testing.TB) func(id string) (control.Metadata, bool) {
 	}
 }
 
-// Controls returns the controls Scan runs: the built-in
-// privileged-container and the test controls.
+// Controls returns the test controls Scan runs.
 func Controls(t testing.TB) []*control.Control {
+	t.Helper()
+	return []*control.Control{privileged(), hostNetwork(), latestImage(), evaluationError(), serviceWithoutPods()}
+}
+
+// LibraryScan runs the real engine with every built-in control and
+// framework over paths. Its output follows the catalogue, so it suits
+// validity checks rather than golden files.
+func LibraryScan(t testing.TB, paths ...string) *report.Result {
 	t.Helper()
 	reg, err := library.NewRegistry()
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv, ok := reg.Get("privileged-container")
-	if !ok {
-		t.Fatal("built-in control privileged-container is missing")
+	fws, err := framework.Load()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return []*control.Control{priv, latestImage(), evaluationError(), serviceWithoutPods()}
+	eng := engine.New(reg.All(), engine.WithFrameworks(fws.All()), engine.WithVersion("dev"))
+	return eng.Scan(context.Background(), paths, load.Options{Limits: load.DefaultLimits})
+}
+
+// LibraryLookup returns a metadata lookup over the built-in catalogue.
+func LibraryLookup(t testing.TB) func(id string) (control.Metadata, bool) {
+	t.Helper()
+	reg, err := library.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(id string) (control.Metadata, bool) {
+		c, ok := reg.Get(id)
+		if !ok {
+			return control.Metadata{}, false
+		}
+		return c.Metadata, true
+	}
+}
+
+// Corpus returns the path of a real-world corpus directory from a writer's
+// package directory.
+func Corpus(name string) string {
+	return filepath.Join("..", "..", "..", "testdata", "corpus", name)
 }
 
 // Frameworks returns a test framework mapping the controls Scan runs.
@@ -87,7 +118,7 @@ func Frameworks() []*framework.Framework {
 	return []*framework.Framework{{
 		ID: "test-fw", Name: "Test Framework", Version: "1.0", URL: "https://example.com/fw",
 		Items: []framework.Item{
-			{ID: "T-1", Name: "No privileged containers", Controls: []string{"privileged-container"}},
+			{ID: "T-1", Name: "No privileged containers", Controls: []string{"test-privileged"}},
 			{ID: "T-2", Name: "Pinned images", Controls: []string{"test-latest-image"}},
 			{ID: "T-3", Name: "Services reach pods", Controls: []string{"test-service-without-pods"}},
 			{ID: "T-4", Name: "Not run by this scan", Controls: []string{"no-such-control"}},
@@ -99,7 +130,7 @@ func Frameworks() []*framework.Framework {
 func Exceptions() []engine.Exception {
 	return []engine.Exception{
 		{Controls: []string{"test-latest-image"}, Names: []string{"legacy-*"}, Reason: "vendor image, pinned upstream", Expires: "2099-01-01"},
-		{Controls: []string{"privileged-container"}, Names: []string{"expired-*"}, Reason: "temporary debugging", Expires: "2024-01-01"},
+		{Controls: []string{"test-privileged"}, Names: []string{"expired-*"}, Reason: "temporary debugging", Expires: "2024-01-01"},
 	}
 }
 
@@ -124,6 +155,50 @@ func Scan(t testing.TB, paths ...string) *report.Result {
 }
 
 const fence = "```"
+
+// privileged fails privileged containers.
+func privileged() *control.Control {
+	return &control.Control{
+		Metadata: control.Metadata{
+			ID: "test-privileged", Title: "Privileged container", Severity: control.SeverityCritical, Category: "workload",
+			Description: "Test control: a privileged container can take over its node.",
+			Remediation: "Drop privileged mode:\n" + fence + "yaml\nsecurityContext:\n  privileged: false\n" + fence + "\n",
+			References:  []string{"https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline", "https://kubernetes.io/docs/tasks/configure-pod-container/security-context/"},
+		},
+		Check: func(ctx *control.Context) {
+			ps, ok := k8s.PodSpecOf(ctx.Obj)
+			if !ok {
+				return
+			}
+			for _, c := range ps.Containers() {
+				if v, _ := k8s.Bool(c.SecurityContext(), "privileged"); v {
+					ctx.Failf(k8s.Key(k8s.Key(c.Path, "securityContext"), "privileged"), c.Name, "container %q runs privileged", c.Name)
+				}
+			}
+		},
+	}
+}
+
+// hostNetwork fails pods sharing the node's network namespace.
+func hostNetwork() *control.Control {
+	return &control.Control{
+		Metadata: control.Metadata{
+			ID: "test-host-network", Title: "Host network", Severity: control.SeverityHigh, Category: "workload",
+			Description: "Test control: a pod on the host network sees every node interface.",
+			Remediation: "Leave the host network:\n" + fence + "yaml\nspec:\n  hostNetwork: false\n" + fence + "\n",
+			References:  []string{"https://kubernetes.io/docs/concepts/security/pod-security-standards/#baseline"},
+		},
+		Check: func(ctx *control.Context) {
+			ps, ok := k8s.PodSpecOf(ctx.Obj)
+			if !ok {
+				return
+			}
+			if v, _ := k8s.Bool(ps.Spec, "hostNetwork"); v {
+				ctx.Fail(k8s.Key(ps.Path, "hostNetwork"), "", "the pod shares the node's network namespace")
+			}
+		},
+	}
+}
 
 // latestImage fails containers whose image has no tag or the tag latest.
 func latestImage() *control.Control {
@@ -224,7 +299,7 @@ func Handmade() *report.Result {
 		Findings: []report.Finding{
 			{Control: "ctl-critical", Title: "Critical <thing>", Severity: "critical", Status: "fail", Object: obj("Deployment", "prod", `<script>alert("x")</script>`),
 				Container: `c&"'<>`, Path: "spec.template.spec.containers[0].securityContext.privileged",
-				Source: k8s.Source{File: "charts/app/templates/deploy.yaml", Line: 12, Origin: "helm:charts/app"},
+				Source:  k8s.Source{File: "charts/app/templates/deploy.yaml", Line: 12, Origin: "helm:charts/app"},
 				Message: `container "c&\"'<>" is <b>privileged</b> ]]> & escapes` + "\x01\x1b[31m", Remediation: "Set it:\n```yaml\nprivileged: false\n```\n"},
 			{Control: "ctl-high", Title: "High", Severity: "high", Status: "fail", Object: obj("StatefulSet", long, long), Container: long,
 				Path: "spec.template.spec.containers[3].image", Source: k8s.Source{File: `dir with space\sub\ss.yaml`, Line: 20},
