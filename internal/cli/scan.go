@@ -15,6 +15,8 @@ import (
 	"github.com/rampart-dev/rampart/internal/control"
 	"github.com/rampart-dev/rampart/internal/engine"
 	"github.com/rampart-dev/rampart/internal/load"
+	"github.com/rampart-dev/rampart/internal/load/helm"
+	"github.com/rampart-dev/rampart/internal/load/kustomize"
 	"github.com/rampart-dev/rampart/internal/report"
 )
 
@@ -203,8 +205,17 @@ func termWidth(w io.Writer) int {
 	return 80
 }
 
-// renderers returns the Helm and Kustomize renderers configured by o.
+// renderers returns the Helm and Kustomize renderers configured by o. Helm
+// comes first: a directory holding both a Chart.yaml and a kustomization is
+// rendered as a chart.
 func renderers(o *ScanOptions) []load.Renderer {
-	_ = o
-	return nil
+	return []load.Renderer{
+		helm.New(helm.Options{
+			ValueFiles:  o.Values,
+			Set:         o.Set,
+			ReleaseName: o.ReleaseName,
+			Namespace:   o.Namespace,
+		}),
+		kustomize.New(),
+	}
 }
