@@ -444,11 +444,20 @@ func FilterSeverity(r *report.Result, min control.Severity) {
 // Scan loads paths with the load package and evaluates them with workers
 // running in parallel. It is the whole of a file scan.
 func (e *Engine) Scan(ctx context.Context, paths []string, opts load.Options) *report.Result {
+	return e.ScanUnits(ctx, opts.Limits, func(emit func(load.Unit), onErr func(load.InputError)) {
+		load.Walk(ctx, paths, opts, emit, onErr)
+	})
+}
+
+// ScanUnits evaluates the units that produce emits (problems it meets go to
+// onErr) with workers running in parallel, exactly as Scan does for the
+// units of a walk. Benchmarks use it to feed generated units.
+func (e *Engine) ScanUnits(ctx context.Context, lim load.Limits, produce func(emit func(load.Unit), onErr func(load.InputError))) *report.Result {
 	s := e.NewSession()
 	units := make(chan load.Unit, 64)
 	go func() {
 		defer close(units)
-		load.Walk(ctx, paths, opts, func(u load.Unit) {
+		produce(func(u load.Unit) {
 			select {
 			case units <- u:
 			case <-ctx.Done():
@@ -461,7 +470,7 @@ func (e *Engine) Scan(ctx context.Context, paths []string, opts load.Options) *r
 		go func() {
 			defer wg.Done()
 			for u := range units {
-				s.ScanUnit(u, opts.Limits)
+				s.ScanUnit(u, lim)
 			}
 		}()
 	}
