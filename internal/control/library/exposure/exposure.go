@@ -252,18 +252,31 @@ func ingressBackends(ing map[string]any) []backend {
 }
 
 // isArgoServer reports whether a container runs `argo server`: an argocli
-// image, or a command line whose first argument is server for the argo CLI.
+// image, a command line `argo server`, or args starting with server in an
+// Argo image or with Argo's --auth-mode flag (other programs, such as
+// MinIO, also take a server sub-command).
 func isArgoServer(_ *k8s.Object, ct k8s.Container) bool {
 	image := k8s.Str(ct.Spec, "image")
 	if strings.Contains(image, "argoproj/argocli") {
 		return true
 	}
-	args := k8s.Strings(ct.Spec, "args")
-	if len(args) > 0 && args[0] == "server" {
+	cmd := k8s.Strings(ct.Spec, "command")
+	if len(cmd) > 1 && controlplane.ImageName(cmd[0]) == "argo" && cmd[1] == "server" {
 		return true
 	}
-	cmd := k8s.Strings(ct.Spec, "command")
-	return len(cmd) > 1 && controlplane.ImageName(cmd[0]) == "argo" && cmd[1] == "server"
+	args := k8s.Strings(ct.Spec, "args")
+	if len(args) == 0 || args[0] != "server" {
+		return false
+	}
+	if strings.Contains(image, "argo") {
+		return true
+	}
+	for _, a := range args[1:] {
+		if strings.HasPrefix(a, "--auth-mode") {
+			return true
+		}
+	}
+	return false
 }
 
 func argoServerAuth(c *control.Context, ct k8s.Container) {

@@ -85,6 +85,8 @@ func TestPerObjectControls(t *testing.T) {
 		{"argo client mode", "argo-server-auth-disabled", deployment("argo-server", "argo", "quay.io/argoproj/argocli:v3.5.5", "        args: [server, --auth-mode=sso]\n"), true, nil},
 		{"argo default mode", "argo-server-auth-disabled", deployment("argo-server", "argo", "quay.io/argoproj/argocli:v3.5.5", "        args: [server]\n"), true, nil},
 		{"argo cli from custom image", "argo-server-auth-disabled", deployment("wf", "argo", "mirror.local/argo:3", "        command: [/bin/argo, server, --auth-mode=server]\n"), true, []string{c0 + ".command[2]"}},
+		{"minio server is not argo", "argo-server-auth-disabled", deployment("minio", "storage", "minio/minio:latest", "        args: [server, /storage]\n"), false, nil},
+		{"server args with auth-mode in custom image", "argo-server-auth-disabled", deployment("wf", "ci", "mirror.local/wf-ui:3", "        args: [server, --auth-mode=server]\n"), true, []string{c0 + ".args[1]"}},
 		{"argocd server not argo workflows", "argo-server-auth-disabled", deployment("argocd-server", "argocd", "quay.io/argoproj/argocd:v2.13.0", "        command: [argocd-server]\n"), false, nil},
 
 		{"service NodePort", "service-exposed-externally", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  type: NodePort\n", true, []string{"spec.type"}},
