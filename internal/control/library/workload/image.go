@@ -106,8 +106,8 @@ func imageOf(ct k8s.Container) (string, bool) {
 	return img, true
 }
 
-func imageTagLatest(c *control.Context, ps k8s.PodSpec) {
-	for _, ct := range ps.Containers() {
+func imageTagLatest(c *control.Context, p *pod) {
+	for _, ct := range p.containers {
 		img, ok := imageOf(ct)
 		if !ok {
 			continue
@@ -124,8 +124,8 @@ func imageTagLatest(c *control.Context, ps k8s.PodSpec) {
 	}
 }
 
-func imageNotPinned(c *control.Context, ps k8s.PodSpec) {
-	for _, ct := range ps.Containers() {
+func imageNotPinned(c *control.Context, p *pod) {
+	for _, ct := range p.containers {
 		img, ok := imageOf(ct)
 		if !ok || ParseImage(img).Pinned() {
 			continue
@@ -199,12 +199,12 @@ func AllowedBy(image string, allowed []string) bool {
 	return !usable
 }
 
-func untrustedRegistry(c *control.Context, ps k8s.PodSpec) {
+func untrustedRegistry(c *control.Context, p *pod) {
 	if c.Settings == nil || len(c.Settings.AllowedRegistries) == 0 {
 		return
 	}
 	allowed := c.Settings.AllowedRegistries
-	for _, ct := range ps.Containers() {
+	for _, ct := range p.containers {
 		img, ok := imageOf(ct)
 		if !ok || AllowedBy(img, allowed) {
 			continue

@@ -12,9 +12,9 @@ var resourceNames = [...]string{"cpu", "memory"}
 // from resources.<field> ("limits" or "requests"). Pod-level resources
 // (spec.resources) satisfy the container-level ones. Ephemeral containers
 // are skipped: the API forbids resources on them.
-func missingResources(c *control.Context, ps k8s.PodSpec, field, noun string) {
-	pod := k8s.Map(k8s.Map(ps.Spec, "resources"), field)
-	for _, ct := range ps.Containers() {
+func missingResources(c *control.Context, p *pod, field, noun string) {
+	pod := k8s.Map(k8s.Map(p.spec.Spec, "resources"), field)
+	for _, ct := range p.containers {
 		if ct.Field == "ephemeralContainers" {
 			continue
 		}
@@ -26,6 +26,9 @@ func missingResources(c *control.Context, ps k8s.PodSpec, field, noun string) {
 				missing[i] = true
 				n++
 			}
+		}
+		if n == 0 {
+			continue
 		}
 		path := ct.Path + ".resources." + field
 		switch {
@@ -39,12 +42,12 @@ func missingResources(c *control.Context, ps k8s.PodSpec, field, noun string) {
 	}
 }
 
-func missingLimits(c *control.Context, ps k8s.PodSpec) {
-	missingResources(c, ps, "limits", "limit")
+func missingLimits(c *control.Context, p *pod) {
+	missingResources(c, p, "limits", "limit")
 }
 
-func missingRequests(c *control.Context, ps k8s.PodSpec) {
-	missingResources(c, ps, "requests", "request")
+func missingRequests(c *control.Context, p *pod) {
+	missingResources(c, p, "requests", "request")
 }
 
 // longRunning reports whether obj runs pods meant to keep running: every
@@ -55,11 +58,11 @@ func longRunning(obj *k8s.Object) bool {
 	case "Job", "CronJob":
 		return false
 	case "Pod", "PodTemplate":
-		ps, ok := k8s.PodSpecOf(obj)
-		if !ok {
+		p := podOf(obj)
+		if !p.ok {
 			return false
 		}
-		switch k8s.Str(ps.Spec, "restartPolicy") {
+		switch k8s.Str(p.spec.Spec, "restartPolicy") {
 		case "Never", "OnFailure":
 			return false
 		}
@@ -72,8 +75,8 @@ func longRunning(obj *k8s.Object) bool {
 // sidecars (initContainers with restartPolicy Always); ordinary init
 // containers and ephemeral containers run to completion or are for
 // debugging, and the API forbids probes on them.
-func missingProbes(c *control.Context, ps k8s.PodSpec) {
-	for _, ct := range ps.Containers() {
+func missingProbes(c *control.Context, p *pod) {
+	for _, ct := range p.containers {
 		switch ct.Field {
 		case "ephemeralContainers":
 			continue

@@ -263,8 +263,8 @@ func containsAny(s string, subs []string) bool {
 
 // hardcodedSecretInEnv fails literal env values that look like credentials.
 // The message names the variable and the kind of secret, never the value.
-func hardcodedSecretInEnv(c *control.Context, ps k8s.PodSpec) {
-	for _, ct := range ps.Containers() {
+func hardcodedSecretInEnv(c *control.Context, p *pod) {
+	for _, ct := range p.containers {
 		for i, item := range k8s.Slice(ct.Spec, "env") {
 			env, ok := item.(map[string]any)
 			if !ok {
@@ -283,8 +283,8 @@ func hardcodedSecretInEnv(c *control.Context, ps k8s.PodSpec) {
 }
 
 // secretInEnvVar fails Secret values exposed as environment variables.
-func secretInEnvVar(c *control.Context, ps k8s.PodSpec) {
-	for _, ct := range ps.Containers() {
+func secretInEnvVar(c *control.Context, p *pod) {
+	for _, ct := range p.containers {
 		for i, item := range k8s.Slice(ct.Spec, "env") {
 			env, ok := item.(map[string]any)
 			if !ok {

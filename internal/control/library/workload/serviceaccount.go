@@ -7,25 +7,25 @@ import (
 
 // tokenAutomount fails pods that get a service account API token mounted:
 // automountServiceAccountToken is not false on the pod spec.
-func tokenAutomount(c *control.Context, ps k8s.PodSpec) {
-	v, set := k8s.Bool(ps.Spec, "automountServiceAccountToken")
+func tokenAutomount(c *control.Context, p *pod) {
+	v, set := k8s.Bool(p.spec.Spec, "automountServiceAccountToken")
 	switch {
 	case set && !v:
 		return
 	case set:
-		c.Fail(ps.Path+".automountServiceAccountToken", "", "the pod mounts a service account API token: automountServiceAccountToken is true")
+		c.Fail(p.spec.Path+".automountServiceAccountToken", "", "the pod mounts a service account API token: automountServiceAccountToken is true")
 	default:
-		c.Fail(ps.Path, "", "the pod mounts a service account API token: automountServiceAccountToken is not set to false")
+		c.Fail(p.spec.Path, "", "the pod mounts a service account API token: automountServiceAccountToken is not set to false")
 	}
 }
 
 // serviceAccountName returns the pod's service account and the field
 // naming it ("" when neither field is set).
-func serviceAccountName(ps k8s.PodSpec) (name, field string) {
-	if n := k8s.Str(ps.Spec, "serviceAccountName"); n != "" {
+func serviceAccountName(p *pod) (name, field string) {
+	if n := k8s.Str(p.spec.Spec, "serviceAccountName"); n != "" {
 		return n, "serviceAccountName"
 	}
-	if n := k8s.Str(ps.Spec, "serviceAccount"); n != "" {
+	if n := k8s.Str(p.spec.Spec, "serviceAccount"); n != "" {
 		return n, "serviceAccount"
 	}
 	return "", ""
@@ -33,12 +33,12 @@ func serviceAccountName(ps k8s.PodSpec) (name, field string) {
 
 // defaultServiceAccount fails pods running as the namespace's "default"
 // ServiceAccount, explicitly or by leaving serviceAccountName unset.
-func defaultServiceAccount(c *control.Context, ps k8s.PodSpec) {
-	name, field := serviceAccountName(ps)
+func defaultServiceAccount(c *control.Context, p *pod) {
+	name, field := serviceAccountName(p)
 	switch name {
 	case "":
-		c.Fail(ps.Path, "", "the pod sets no serviceAccountName, so it runs as the namespace's default ServiceAccount")
+		c.Fail(p.spec.Path, "", "the pod sets no serviceAccountName, so it runs as the namespace's default ServiceAccount")
 	case "default":
-		c.Fail(ps.Path+"."+field, "", "the pod runs as the namespace's default ServiceAccount")
+		c.Fail(p.spec.Path+"."+field, "", "the pod runs as the namespace's default ServiceAccount")
 	}
 }

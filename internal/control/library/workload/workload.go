@@ -8,6 +8,8 @@ package workload
 
 import (
 	_ "embed"
+	"sync/atomic"
+	"unsafe"
 
 	"github.com/rampart-dev/rampart/internal/control"
 	"github.com/rampart-dev/rampart/internal/k8s"
@@ -28,14 +30,45 @@ func Controls() ([]*control.Control, error) {
 	return control.Bind(meta, logic())
 }
 
+// pod is the parsed pod template of one object, shared by the family's
+// checks so that the engine's consecutive checks of one object resolve the
+// pod spec and its containers once.
+type pod struct {
+	obj        *k8s.Object
+	spec       k8s.PodSpec
+	ok         bool
+	containers []k8s.Container
+}
+
+// podCache holds recently viewed pods in slots chosen by object address, so
+// that concurrent workers scanning different objects rarely evict each
+// other. Entries are immutable once stored; a slot pins its object, so an
+// address cannot be reused while cached.
+var podCache [64]atomic.Pointer[pod]
+
+// podOf returns the pod view of obj.
+func podOf(obj *k8s.Object) *pod {
+	slot := &podCache[(uintptr(unsafe.Pointer(obj))>>5)%uintptr(len(podCache))]
+	if p := slot.Load(); p != nil && p.obj == obj {
+		return p
+	}
+	p := &pod{obj: obj}
+	p.spec, p.ok = k8s.PodSpecOf(obj)
+	if p.ok {
+		p.containers = p.spec.Containers()
+	}
+	slot.Store(p)
+	return p
+}
+
 // podControl builds a control over pod specs.
-func podControl(id string, check func(c *control.Context, ps k8s.PodSpec)) *control.Control {
+func podControl(id string, check func(c *control.Context, p *pod)) *control.Control {
 	return &control.Control{
 		Metadata: control.Metadata{ID: id},
 		Kinds:    PodKinds,
 		Check: func(c *control.Context) {
-			if ps, ok := k8s.PodSpecOf(c.Obj); ok {
-				check(c, ps)
+			if p := podOf(c.Obj); p.ok {
+				check(c, p)
 			}
 		},
 	}
@@ -45,27 +78,10 @@ func logic() []*control.Control {
 	return []*control.Control{
 		podControl("image-tag-latest", imageTagLatest),
 		podControl("image-not-pinned", imageNotPinned),
-		{
-			Metadata: control.Metadata{ID: "untrusted-registry"},
-			Kinds:    PodKinds,
-			Check: func(c *control.Context) {
-				if ps, ok := k8s.PodSpecOf(c.Obj); ok {
-					untrustedRegistry(c, ps)
-				}
-			},
-		},
+		podControl("untrusted-registry", untrustedRegistry),
 		podControl("missing-resource-limits", missingLimits),
 		podControl("missing-resource-requests", missingRequests),
-		{
-			Metadata: control.Metadata{ID: "missing-probes"},
-			Kinds:    PodKinds,
-			Match:    longRunning,
-			Check: func(c *control.Context) {
-				if ps, ok := k8s.PodSpecOf(c.Obj); ok {
-					missingProbes(c, ps)
-				}
-			},
-		},
+		withMatch(podControl("missing-probes", missingProbes), longRunning),
 		podControl("service-account-token-automount", tokenAutomount),
 		podControl("default-service-account", defaultServiceAccount),
 		podControl("hardcoded-secret-in-env", hardcodedSecretInEnv),
@@ -83,4 +99,10 @@ func defaultNamespace(c *control.Context) {
 	if c.Obj.Namespace() == "default" {
 		c.Failf("metadata.namespace", "", "%s %q is placed in the default namespace", c.Obj.Kind(), c.Obj.Name())
 	}
+}
+
+// withMatch narrows c to the objects match accepts.
+func withMatch(c *control.Control, match func(*k8s.Object) bool) *control.Control {
+	c.Match = match
+	return c
 }
