@@ -63,7 +63,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.Format, "format", "o", "table", "output format: "+strings.Join(append(formatNames(), "table"), "|"))
+	f.StringVarP(&o.Format, "format", "o", "table", "output format: "+strings.Join(formatNames(), "|"))
 	f.StringVar(&o.Output, "output", "", "write the report to FILE instead of stdout")
 	f.StringSliceVar(&o.Frameworks, "framework", nil, "only run controls of these frameworks (nsa, cis, pss-baseline, pss-restricted, mitre)")
 	f.StringSliceVar(&o.Controls, "controls", nil, "only run these control IDs")
