@@ -10,6 +10,8 @@ import (
 	"html/template"
 	"io"
 	"sort"
+	"strings"
+	"unicode"
 
 	"github.com/rampart-dev/rampart/internal/report"
 )
@@ -89,7 +91,8 @@ func (Writer) Write(w io.Writer, r *report.Result, _ report.Options) error {
 		if f.Source.Line > 0 {
 			loc += fmt.Sprintf(":%d", f.Source.Line)
 		}
-		v.Rows = append(v.Rows, row{Finding: f, Rank: rank[f.Severity], Location: loc, Object: f.Object.String()})
+		f.Message, f.Container, f.Path, f.Title = clean(f.Message), clean(f.Container), clean(f.Path), clean(f.Title)
+		v.Rows = append(v.Rows, row{Finding: f, Rank: rank[f.Severity], Location: clean(loc), Object: clean(f.Object.String())})
 		if !seen[f.Control] {
 			seen[f.Control] = true
 			v.Controls = append(v.Controls, f.Control)
@@ -103,5 +106,23 @@ func (Writer) Write(w io.Writer, r *report.Result, _ report.Options) error {
 		}
 	}
 	sort.Strings(v.Controls)
+	if len(r.Errors) > 0 {
+		rc := *r
+		rc.Errors = make([]report.InputError, len(r.Errors))
+		for i, e := range r.Errors {
+			rc.Errors[i] = report.InputError{File: clean(e.File), Line: e.Line, Message: clean(e.Message)}
+		}
+		v.R = &rc
+	}
 	return page.Execute(w, v)
+}
+
+// clean replaces control characters, which HTML does not allow, with U+FFFD.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r != '\n' && r != '\t' && unicode.IsControl(r) {
+			return unicode.ReplacementChar
+		}
+		return r
+	}, s)
 }
