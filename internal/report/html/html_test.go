@@ -113,7 +113,7 @@ func TestContent(t *testing.T) {
 			absent: []string{"<script>alert(1)", "<img src=x", "<b>&amp;"}},
 		{name: "handmade", result: reporttest.Handmade(),
 			want:   []string{"Framework &lt;A&gt;", "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;", `style="width:33.3%"`, "n/a", "&lt;b&gt;privileged&lt;/b&gt;"},
-			absent: []string{`<script>alert("x")`, "<b>privileged</b>"}},
+			absent: []string{`<script>alert("x")`, "<b>privileged</b>", "\x1b", "\x01"}},
 		{name: "empty", result: reporttest.Scan(t), want: []string{"No findings.", "None."}},
 	}
 	for _, tc := range tests {
