@@ -91,7 +91,14 @@ func Decode(u Unit, data []byte, lim Limits, fn func(*k8s.Object)) []InputError 
 			if ok := decodeJSONFallback(u, data, lim, fn); ok && len(errs) == 0 {
 				return nil
 			}
-			errs = append(errs, yamlError(u.File, err))
+			ie := yamlError(u.File, err)
+			if ie.Line == 0 && strings.Contains(ie.Message, "exceeded max depth") {
+				// The YAML parser gives no line for its own depth limit.
+				if l := nestingLine(data, lim.MaxDepth); l > 0 {
+					ie = InputError{File: u.File, Line: l, Message: fmt.Sprintf("nesting deeper than %d levels", lim.MaxDepth)}
+				}
+			}
+			errs = append(errs, ie)
 			break
 		}
 		if len(doc.Content) == 0 {
@@ -238,6 +245,43 @@ func humanBytes(n int64) string {
 type converter struct {
 	maxDepth    int
 	aliasBudget int
+}
+
+// nestingLine returns the 1-based line where flow-style nesting ([ and {
+// outside quoted strings and comments) first goes deeper than max, or 0.
+// It only locates an error already found; it decides nothing.
+func nestingLine(data []byte, max int) int {
+	depth, line := 0, 1
+	var quote byte
+	comment, prev := false, byte('\n')
+	for i := 0; i < len(data); i++ {
+		b := data[i]
+		switch {
+		case b == '\n':
+			line++
+			comment = false
+		case comment:
+		case quote != 0:
+			if b == '\\' && quote == '"' {
+				i++
+			} else if b == quote {
+				quote = 0
+			}
+		case b == '"' || b == '\'':
+			quote = b
+		case b == '#' && (prev == ' ' || prev == '\t' || prev == '\n'):
+			comment = true
+		case b == '[' || b == '{':
+			depth++
+			if depth > max {
+				return line
+			}
+		case b == ']' || b == '}':
+			depth--
+		}
+		prev = b
+	}
+	return 0
 }
 
 var errAliasBomb = errors.New("document expands YAML aliases beyond the limit (possible YAML bomb)")
