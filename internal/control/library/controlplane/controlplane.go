@@ -44,6 +44,9 @@ func Controls() ([]*control.Control, error) {
 
 // runs returns the invocations of every container of obj running program.
 func runs(obj *k8s.Object, program string) []run {
+	if !mayRun(obj) {
+		return nil
+	}
 	ps, ok := k8s.PodSpecOf(obj)
 	if !ok {
 		return nil
@@ -57,6 +60,38 @@ func runs(obj *k8s.Object, program string) []run {
 	return out
 }
 
+// podSpecMap returns the pod spec of a pod-bearing object by direct map
+// lookups, without building paths.
+func podSpecMap(obj *k8s.Object) map[string]any {
+	m := obj.Content
+	switch obj.Kind() {
+	case "Pod":
+		return k8s.Map(m, "spec")
+	case "PodTemplate":
+		return k8s.Map(k8s.Map(m, "template"), "spec")
+	case "CronJob":
+		m = k8s.Map(k8s.Map(k8s.Map(m, "spec"), "jobTemplate"), "spec")
+	}
+	return k8s.Map(k8s.Map(k8s.Map(m, "spec"), "template"), "spec")
+}
+
+// mayRun reports, without allocating, whether some container of obj could
+// run a control plane binary: its first command word (or first arg when it
+// has no command) is not ruled out by candidate.
+func mayRun(obj *k8s.Object) bool {
+	spec := podSpecMap(obj)
+	for _, f := range k8s.ContainerFields {
+		for _, it := range k8s.Slice(spec, f) {
+			c, _ := it.(map[string]any)
+			if candidate(c) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// run is one container running a control plane binary.
 type run struct {
 	ct  k8s.Container
 	inv Invocation

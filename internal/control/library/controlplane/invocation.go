@@ -132,28 +132,15 @@ func ImageName(image string) string {
 // kubelet, etcd), or false. It looks at the first word of the command line
 // before anything else, so it is cheap for ordinary containers.
 func ControlPlane(c k8s.Container) (Invocation, bool) {
-	cmd := k8s.Slice(c.Spec, "command")
-	args := k8s.Slice(c.Spec, "args")
-	var first string
-	switch {
-	case len(cmd) > 0:
-		first, _ = cmd[0].(string)
-	case len(args) > 0:
-		first, _ = args[0].(string)
-	default:
+	if !candidate(c.Spec) {
 		return Invocation{}, false
 	}
-	b := path.Base(first)
+	cmd := k8s.Slice(c.Spec, "command")
+	first := firstWord(c.Spec)
 	prog, start := "", 0
-	switch {
-	case binaries[b] != "", b == "hyperkube", wrappers[b], isShell(first):
-	case len(cmd) == 0 && strings.HasPrefix(first, "-"):
+	if len(cmd) == 0 && strings.HasPrefix(first, "-") {
 		// Flags only: the image's entrypoint is the program.
-		if prog = imagePrograms[ImageName(k8s.Str(c.Spec, "image"))]; prog == "" {
-			return Invocation{}, false
-		}
-	default:
-		return Invocation{}, false
+		prog = imagePrograms[ImageName(k8s.Str(c.Spec, "image"))]
 	}
 	toks := Tokens(c)
 	if prog == "" {
@@ -171,6 +158,38 @@ func ControlPlane(c k8s.Container) (Invocation, bool) {
 		inv.Env = etcdEnv(c)
 	}
 	return inv, true
+}
+
+// firstWord returns the first command word of a container, or its first
+// arg when it has no command.
+func firstWord(c map[string]any) string {
+	if cmd := k8s.Slice(c, "command"); len(cmd) > 0 {
+		s, _ := cmd[0].(string)
+		return s
+	}
+	if args := k8s.Slice(c, "args"); len(args) > 0 {
+		s, _ := args[0].(string)
+		return s
+	}
+	return ""
+}
+
+// candidate reports, without allocating, whether a container may run a
+// control plane binary: its first word is a binary, hyperkube, a wrapper or
+// a shell, or it passes only flags to a control plane image.
+func candidate(c map[string]any) bool {
+	first := firstWord(c)
+	if first == "" {
+		return false
+	}
+	b := path.Base(first)
+	switch {
+	case binaries[b] != "", b == "hyperkube", wrappers[b], isShell(first):
+		return true
+	case strings.HasPrefix(first, "-") && len(k8s.Slice(c, "command")) == 0:
+		return imagePrograms[ImageName(k8s.Str(c, "image"))] != ""
+	}
+	return false
 }
 
 // findProgram returns the control plane binary a command line runs and the
