@@ -60,4 +60,6 @@ const (
 	StatusPass     Status = "pass"
 	StatusExcepted Status = "excepted"
 	StatusError    Status = "error"
+	// StatusSkip marks a framework item none of whose controls applied to any object.
+	StatusSkip Status = "skip"
 )

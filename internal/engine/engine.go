@@ -338,7 +338,7 @@ func (s *Session) result() *report.Result {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Message, b.Message))
 	})
 
-	failedByID := map[string]int{}
+	tallies := map[string]report.ControlResult{}
 	for i, c := range s.e.controls {
 		ids := make([]int, len(s.evals[i]))
 		for j, id := range s.evals[i] {
@@ -348,10 +348,10 @@ func (s *Session) result() *report.Result {
 		ids = slices.Compact(ids)
 		cr := report.ControlResult{ID: c.ID, Title: c.Title, Severity: c.Severity.String(),
 			Evaluated: len(ids), Failed: len(s.failed[i]), Excepted: len(s.excepted[i]), Objects: ids}
-		failedByID[c.ID] = cr.Failed
+		tallies[c.ID] = cr
 		r.Controls = append(r.Controls, cr)
 	}
-	r.Frameworks = scoreFrameworks(s.e.frameworks, failedByID)
+	r.Frameworks = scoreFrameworks(s.e.frameworks, tallies)
 	r.Summary = summarize(r, s.files, len(s.e.controls))
 	return r
 }
@@ -379,33 +379,39 @@ func sortFindings(fs []report.Finding) {
 	})
 }
 
-// scoreFrameworks scores each framework: an item passes when none of its
-// controls has a failing object among the controls that ran.
-func scoreFrameworks(fws []*framework.Framework, failed map[string]int) []report.FrameworkScore {
+// scoreFrameworks scores each framework. An item passes when none of its
+// controls has a failing object, fails otherwise, and is skipped (left out
+// of the score) when its controls were not selected or applied to no object:
+// a scan of Deployments says nothing about API server flags.
+func scoreFrameworks(fws []*framework.Framework, tallies map[string]report.ControlResult) []report.FrameworkScore {
 	out := []report.FrameworkScore{}
 	for _, f := range fws {
 		fs := report.FrameworkScore{ID: f.ID, Name: f.Name, Version: f.Version, Items: []report.FrameworkItem{}}
 		for _, it := range f.Items {
-			item := report.FrameworkItem{ID: it.ID, Name: it.Name, Controls: it.Controls, Status: string(control.StatusPass)}
-			ran := false
+			item := report.FrameworkItem{ID: it.ID, Name: it.Name, Controls: it.Controls, Status: string(control.StatusSkip)}
+			selected, evaluated := false, 0
 			for _, c := range it.Controls {
-				n, ok := failed[c]
+				t, ok := tallies[c]
 				if !ok {
 					continue
 				}
-				ran = true
-				item.Failed += n
+				selected = true
+				evaluated += t.Evaluated
+				item.Failed += t.Failed
 			}
-			if !ran {
-				continue // none of its controls were selected
+			if !selected {
+				continue
 			}
-			if item.Failed > 0 {
+			switch {
+			case item.Failed > 0:
 				item.Status = string(control.StatusFail)
 				fs.Failed++
-			} else {
+				fs.Controls++
+			case evaluated > 0:
+				item.Status = string(control.StatusPass)
 				fs.Passed++
+				fs.Controls++
 			}
-			fs.Controls++
 			fs.Items = append(fs.Items, item)
 		}
 		if fs.Controls > 0 {
@@ -428,16 +434,27 @@ func summarize(r *report.Result, files, controls int) report.Summary {
 	return sm
 }
 
-// FilterSeverity drops findings below min from r and recounts the summary.
-// Scores and control tallies are unchanged.
+// FilterSeverity drops findings, and the tallies of controls, below min
+// from r and recounts the summary. Framework scores are unchanged.
 func FilterSeverity(r *report.Result, min control.Severity) {
+	keep := func(sev string) bool {
+		v, err := control.ParseSeverity(sev)
+		return err == nil && v >= min
+	}
 	kept := r.Findings[:0]
 	for _, f := range r.Findings {
-		if sev, err := control.ParseSeverity(f.Severity); err == nil && sev >= min {
+		if keep(f.Severity) {
 			kept = append(kept, f)
 		}
 	}
 	r.Findings = kept
+	controls := r.Controls[:0]
+	for _, c := range r.Controls {
+		if keep(c.Severity) {
+			controls = append(controls, c)
+		}
+	}
+	r.Controls = controls
 	r.Summary = summarize(r, r.Summary.Files, r.Summary.Controls)
 }
 

@@ -226,3 +226,21 @@ func TestSessionAddDirect(t *testing.T) {
 		t.Errorf("findings = %+v", r.Findings)
 	}
 }
+
+func TestFrameworkItemSkippedWhenNothingApplies(t *testing.T) {
+	fw := &framework.Framework{ID: "t", Items: []framework.Item{
+		{ID: "1", Controls: []string{"no-foo-label"}},
+		{ID: "2", Controls: []string{"pods-only"}},
+	}}
+	s := New(testControls(), WithFrameworks([]*framework.Framework{fw})).NewSession()
+	s.Add(k8s.NewObject(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "c"}}, k8s.Source{File: "x"}))
+	r := s.Finish()
+	fs := r.Frameworks[0]
+	if fs.Controls != 1 || fs.Passed != 1 || fs.Score != 100 || fs.Items[1].Status != "skip" {
+		t.Errorf("score = %+v, want item 1 pass, item 2 skipped", fs)
+	}
+	empty := New(testControls(), WithFrameworks([]*framework.Framework{fw})).NewSession().Finish()
+	if fs := empty.Frameworks[0]; fs.Controls != 0 || fs.Score != 0 {
+		t.Errorf("empty scan score = %+v, want nothing scored", fs)
+	}
+}

@@ -86,9 +86,10 @@ type FrameworkScore struct {
 	Name string `json:"name"`
 	// Version is the framework version.
 	Version string `json:"version"`
-	// Score is the percentage of the framework's controls with no failing object.
+	// Score is the percentage of the framework's scored controls with no
+	// failing object. Controls that applied to no object are not scored.
 	Score float64 `json:"score"`
-	// Controls counts the framework's controls.
+	// Controls counts the framework's scored controls (Passed + Failed).
 	Controls int `json:"controls"`
 	// Passed counts the framework's controls with no failing object.
 	Passed int `json:"passed"`
@@ -106,7 +107,7 @@ type FrameworkItem struct {
 	Name string `json:"name"`
 	// Controls are the Rampart controls that check it.
 	Controls []string `json:"controls"`
-	// Status is pass or fail.
+	// Status is pass, fail, or skip when its controls applied to no object.
 	Status string `json:"status"`
 	// Failed counts failing objects across its controls.
 	Failed int `json:"failed"`
