@@ -92,8 +92,8 @@ func Decode(u Unit, data []byte, lim Limits, fn func(*k8s.Object)) []InputError 
 				return nil
 			}
 			ie := yamlError(u.File, err)
-			if ie.Line == 0 && strings.Contains(ie.Message, "exceeded max depth") {
-				// The YAML parser gives no line for its own depth limit.
+			if strings.Contains(ie.Message, "exceeded max depth") {
+				// The YAML parser reports its own depth limit where it stopped.
 				if l := nestingLine(data, lim.MaxDepth); l > 0 {
 					ie = InputError{File: u.File, Line: l, Message: fmt.Sprintf("nesting deeper than %d levels", lim.MaxDepth)}
 				}

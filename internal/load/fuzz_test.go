@@ -53,7 +53,7 @@ var seedInputs = []string{
 func checkDecode(t *testing.T, file string, data []byte, lim Limits) (objects int, errs []InputError) {
 	t.Helper()
 	u := Unit{File: file, Data: data}
-	lines := bytes.Count(data, []byte("\n")) + 1
+	lines := yamlLines(data)
 	nodes := 0
 	var bad []string
 	done := make(chan struct{})
@@ -104,6 +104,26 @@ func checkDecode(t *testing.T, file string, data []byte, lim Limits) (objects in
 		}
 	}
 	return objects, errs
+}
+
+// yamlLines counts lines the way the YAML parser does: CRLF, lone CR, LF,
+// NEL, LS and PS each end a line.
+func yamlLines(data []byte) int {
+	n := 1
+	for i := 0; i < len(data); i++ {
+		switch {
+		case data[i] == '\r':
+			if i+1 < len(data) && data[i+1] == '\n' {
+				i++
+			}
+			n++
+		case data[i] == '\n':
+			n++
+		case bytes.HasPrefix(data[i:], []byte("\u0085")), bytes.HasPrefix(data[i:], []byte("\u2028")), bytes.HasPrefix(data[i:], []byte("\u2029")):
+			n++
+		}
+	}
+	return n
 }
 
 // countNodes counts the values under v and reports whether all of them are

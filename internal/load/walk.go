@@ -134,6 +134,11 @@ func (w *walker) stdin(emit func(Unit)) {
 		w.onErr(InputError{File: "-", Message: describeFSError(err)})
 		return
 	}
+	if int64(len(data)) > w.opts.Limits.MaxFileSize {
+		// Only the limit plus one byte was read: the real size is unknown.
+		w.onErr(InputError{File: "-", Message: "input is larger than the " + humanBytes(w.opts.Limits.MaxFileSize) + " limit"})
+		return
+	}
 	emit(Unit{File: "-", Data: data})
 }
 
