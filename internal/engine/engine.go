@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -274,10 +273,7 @@ func (s *Session) Finish() *report.Result {
 			s.evals[i] = append(s.evals[i], e.ID)
 			ign := annotationIgnores(e.Annotations)
 			for _, v := range cc.Violations[e.ID] {
-				line := e.Source.Line
-				if e.Pod != nil && strings.HasPrefix(v.Path, e.Pod.MetaPath) && e.Pod.Line > 0 {
-					line = e.Pod.Line
-				}
+				line := e.Line(v.Path)
 				s.addFinding(i, e, ign, v, line, control.StatusFail)
 			}
 		}

@@ -121,7 +121,7 @@ func TestEngineStatuses(t *testing.T) {
 		{"annotation exception second id", "pods-only", "ignored", "excepted", 20},
 		{"kind filter", "pods-only", "web", "fail", 8},
 		{"panic becomes error finding", "panics", "cm", "error", 22},
-		{"cross-object control", "lonely-service", "svc", "fail", 29},
+		{"cross-object control", "lonely-service", "svc", "fail", 35},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

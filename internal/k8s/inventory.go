@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -23,6 +24,33 @@ type Entry struct {
 	// Content is the whole object for the small kinds that cross-object
 	// analysis reads in full (see RetainedKinds); nil otherwise.
 	Content map[string]any
+	// lines maps the field paths cross-object controls report on to lines.
+	lines map[string]int
+}
+
+// linePaths are the fields whose lines an Entry remembers, so that
+// cross-object findings point at the offending field after the YAML node is
+// gone. Deeper paths resolve to their nearest remembered ancestor.
+var linePaths = map[string][]string{
+	"Service":       {"spec", "spec.type", "spec.selector", "spec.ports", "spec.externalIPs", "spec.loadBalancerSourceRanges"},
+	"Ingress":       {"spec", "spec.rules", "spec.defaultBackend", "spec.tls", "spec.ingressClassName"},
+	"NetworkPolicy": {"spec", "spec.podSelector", "spec.ingress", "spec.egress", "spec.policyTypes"},
+	"Namespace":     {"metadata.labels"},
+}
+
+// Line returns the line of path in the object: the line of the longest
+// remembered prefix of path, or the object's first line.
+func (e *Entry) Line(path string) int {
+	best, bestLen := 0, -1
+	for p, l := range e.lines {
+		if l > 0 && len(p) > bestLen && (path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[")) {
+			best, bestLen = l, len(p)
+		}
+	}
+	if bestLen < 0 {
+		return e.Source.Line
+	}
+	return best
 }
 
 // PodFacts summarises a pod template.
@@ -37,8 +65,6 @@ type PodFacts struct {
 	Path string
 	// MetaPath is the pod metadata's field path.
 	MetaPath string
-	// Line is the line of the pod template's labels (or the object line).
-	Line int
 }
 
 // RetainedKinds are kept whole in the Inventory; they are small and are read
@@ -69,8 +95,8 @@ func EntryFor(obj *Object) *Entry {
 			ServiceAccount: Str(ps.Spec, "serviceAccountName"),
 			Path:           ps.Path,
 			MetaPath:       ps.MetaPath,
-			Line:           obj.Line(ps.MetaPath + ".labels"),
 		}
+		e.remember(obj, ps.MetaPath, ps.MetaPath+".labels", ps.Path, ps.Path+".serviceAccountName")
 		if pf.ServiceAccount == "" {
 			pf.ServiceAccount = Str(ps.Spec, "serviceAccount")
 		}
@@ -82,7 +108,20 @@ func EntryFor(obj *Object) *Entry {
 	if RetainedKinds[e.Ref.Kind] {
 		e.Content = obj.Content
 	}
+	e.remember(obj, linePaths[e.Ref.Kind]...)
 	return e
+}
+
+// remember records the lines of paths that exist in obj.
+func (e *Entry) remember(obj *Object, paths ...string) {
+	for _, p := range paths {
+		if l := obj.LineExact(p); l > 0 {
+			if e.lines == nil {
+				e.lines = make(map[string]int, len(paths))
+			}
+			e.lines[p] = l
+		}
+	}
 }
 
 // Add records e and assigns its ID.

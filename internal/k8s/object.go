@@ -143,6 +143,27 @@ func (o *Object) Line(path string) int {
 	return line + o.lineBase
 }
 
+// LineExact returns the line of the field at path, or 0 when the field is
+// absent or no YAML node is attached.
+func (o *Object) LineExact(path string) int {
+	if o.node == nil {
+		return 0
+	}
+	n := o.node
+	line := 0
+	for _, seg := range splitPath(path) {
+		next, keyLine := child(n, seg)
+		if next == nil {
+			return 0
+		}
+		n, line = next, keyLine
+	}
+	if line == 0 {
+		return 0
+	}
+	return line + o.lineBase
+}
+
 // child returns the child of n for one path segment and the line where the
 // segment is written (the key's line for mappings).
 func child(n *yaml.Node, seg string) (*yaml.Node, int) {

@@ -5,12 +5,12 @@ package library
 
 import (
 	"github.com/rampart-dev/rampart/internal/control"
-	"github.com/rampart-dev/rampart/internal/control/library/network"
 	"github.com/rampart-dev/rampart/internal/control/library/controlplane"
 	"github.com/rampart-dev/rampart/internal/control/library/exposure"
+	"github.com/rampart-dev/rampart/internal/control/library/network"
 	"github.com/rampart-dev/rampart/internal/control/library/pss"
-	"github.com/rampart-dev/rampart/internal/control/library/workload"
 	"github.com/rampart-dev/rampart/internal/control/library/rbac"
+	"github.com/rampart-dev/rampart/internal/control/library/workload"
 )
 
 // families lists the built-in control families.
