@@ -8,8 +8,6 @@ package workload
 
 import (
 	_ "embed"
-	"sync/atomic"
-	"unsafe"
 
 	"github.com/rampart-dev/rampart/internal/control"
 	"github.com/rampart-dev/rampart/internal/k8s"
@@ -30,34 +28,20 @@ func Controls() ([]*control.Control, error) {
 	return control.Bind(meta, logic())
 }
 
-// pod is the parsed pod template of one object, shared by the family's
-// checks so that the engine's consecutive checks of one object resolve the
-// pod spec and its containers once.
+// pod is the pod template of one object with its containers resolved.
 type pod struct {
-	obj        *k8s.Object
 	spec       k8s.PodSpec
 	ok         bool
 	containers []k8s.Container
 }
 
-// podCache holds recently viewed pods in slots chosen by object address, so
-// that concurrent workers scanning different objects rarely evict each
-// other. Entries are immutable once stored; a slot pins its object, so an
-// address cannot be reused while cached.
-var podCache [64]atomic.Pointer[pod]
-
-// podOf returns the pod view of obj.
+// podOf returns the pod view of obj; ok is false when obj carries no pod spec.
 func podOf(obj *k8s.Object) *pod {
-	slot := &podCache[(uintptr(unsafe.Pointer(obj))>>5)%uintptr(len(podCache))]
-	if p := slot.Load(); p != nil && p.obj == obj {
-		return p
-	}
-	p := &pod{obj: obj}
+	p := &pod{}
 	p.spec, p.ok = k8s.PodSpecOf(obj)
 	if p.ok {
 		p.containers = p.spec.Containers()
 	}
-	slot.Store(p)
 	return p
 }
 
