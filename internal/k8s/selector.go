@@ -1,5 +1,7 @@
 package k8s
 
+import "strconv"
+
 // MatchLabelSelector reports whether labels satisfy a metav1.LabelSelector
 // given as unstructured data. A nil selector matches nothing; an empty one
 // matches everything. Malformed selectors match nothing.
@@ -7,8 +9,22 @@ func MatchLabelSelector(sel map[string]any, labels map[string]string) bool {
 	if sel == nil {
 		return false
 	}
-	for k, v := range StringMap(sel, "matchLabels") {
-		if lv, ok := labels[k]; !ok || lv != v {
+	// Read matchLabels in place, converting values as StringMap does, so that
+	// matching allocates nothing: cross-object controls call this for every
+	// (selector, pod) pair of a namespace.
+	for k, raw := range Map(sel, "matchLabels") {
+		lv, ok := labels[k]
+		switch v := raw.(type) {
+		case string:
+			ok = ok && lv == v
+		case bool:
+			ok = ok && lv == strconv.FormatBool(v)
+		case int64:
+			ok = ok && lv == strconv.FormatInt(v, 10)
+		default:
+			continue // StringMap drops other values
+		}
+		if !ok {
 			return false
 		}
 	}
