@@ -26,7 +26,7 @@ type Container struct {
 	Path string
 }
 
-// podPaths maps pod-bearing kinds to the path of their pod template.
+// podPaths maps pod-bearing kinds to the path of their pod spec and metadata.
 var podPaths = map[string][2]string{
 	"Pod":                   {"spec", "metadata"},
 	"PodTemplate":           {"template.spec", "template.metadata"},
@@ -39,6 +39,15 @@ var podPaths = map[string][2]string{
 	"CronJob":               {"spec.jobTemplate.spec.template.spec", "spec.jobTemplate.spec.template.metadata"},
 }
 
+// podSegs holds podPaths pre-split into segments.
+var podSegs = func() map[string][2][]string {
+	out := make(map[string][2][]string, len(podPaths))
+	for k, p := range podPaths {
+		out[k] = [2][]string{splitPath(p[0]), splitPath(p[1])}
+	}
+	return out
+}()
+
 // IsPodBearing reports whether kind carries a pod template.
 func IsPodBearing(kind string) bool {
 	_, ok := podPaths[kind]
@@ -47,24 +56,23 @@ func IsPodBearing(kind string) bool {
 
 // PodSpecOf returns the pod spec of obj, or false when obj carries none.
 func PodSpecOf(obj *Object) (PodSpec, bool) {
-	paths, ok := podPaths[obj.Kind()]
+	kind := obj.Kind()
+	paths, ok := podPaths[kind]
 	if !ok {
 		return PodSpec{}, false
 	}
-	spec := lookupMap(obj.Content, paths[0])
+	segs := podSegs[kind]
+	spec := lookupMap(obj.Content, segs[0])
 	if spec == nil {
 		return PodSpec{}, false
 	}
-	meta := obj.Metadata()
-	if obj.Kind() != "Pod" {
-		meta = lookupMap(obj.Content, paths[1])
-	}
+	meta := lookupMap(obj.Content, segs[1])
 	return PodSpec{Spec: spec, Meta: meta, Path: paths[0], MetaPath: paths[1]}, true
 }
 
-// lookupMap follows a dotted path of map keys.
-func lookupMap(m map[string]any, path string) map[string]any {
-	for _, seg := range splitPath(path) {
+// lookupMap follows path segments through nested maps.
+func lookupMap(m map[string]any, segs []string) map[string]any {
+	for _, seg := range segs {
 		m = Map(m, seg)
 		if m == nil {
 			return nil
