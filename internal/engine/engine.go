@@ -163,6 +163,7 @@ func (s *Session) Add(obj *k8s.Object) {
 	type located struct {
 		ctl  int
 		v    control.Violation
+		file string
 		line int
 		err  error
 	}
@@ -172,7 +173,8 @@ func (s *Session) Add(obj *k8s.Object) {
 			locs = append(locs, located{ctl: r.ctl, err: r.err, line: obj.Source.Line})
 		}
 		for _, v := range r.violations {
-			locs = append(locs, located{ctl: r.ctl, v: v, line: obj.Line(v.Path)})
+			file, line := obj.Locate(v.Path)
+			locs = append(locs, located{ctl: r.ctl, v: v, file: file, line: line})
 		}
 	}
 	obj.Release()
@@ -186,10 +188,10 @@ func (s *Session) Add(obj *k8s.Object) {
 	}
 	for _, l := range locs {
 		if l.err != nil {
-			s.addFinding(l.ctl, entry, ignores, control.Violation{Message: l.err.Error()}, l.line, control.StatusError)
+			s.addFinding(l.ctl, entry, ignores, control.Violation{Message: l.err.Error()}, "", l.line, control.StatusError)
 			continue
 		}
-		s.addFinding(l.ctl, entry, ignores, l.v, l.line, control.StatusFail)
+		s.addFinding(l.ctl, entry, ignores, l.v, l.file, l.line, control.StatusFail)
 	}
 }
 
@@ -205,7 +207,7 @@ func safeCheck(c *control.Control, ctx *control.Context) (err error) {
 }
 
 // addFinding applies exceptions and records the finding. s.mu is held.
-func (s *Session) addFinding(ci int, e *k8s.Entry, ignores map[string]bool, v control.Violation, line int, status control.Status) {
+func (s *Session) addFinding(ci int, e *k8s.Entry, ignores map[string]bool, v control.Violation, file string, line int, status control.Status) {
 	c := s.e.controls[ci]
 	f := report.Finding{
 		Control:     c.ID,
@@ -215,7 +217,7 @@ func (s *Session) addFinding(ci int, e *k8s.Entry, ignores map[string]bool, v co
 		Object:      e.Ref,
 		Container:   v.Container,
 		Path:        v.Path,
-		Source:      k8s.Source{File: e.Source.File, Line: line, Origin: e.Source.Origin},
+		Source:      k8s.Source{File: cmp.Or(file, e.Source.File), Line: line, Origin: e.Source.Origin},
 		Message:     v.Message,
 		Remediation: c.Remediation,
 	}
@@ -274,7 +276,7 @@ func (s *Session) Finish() *report.Result {
 			ign := annotationIgnores(e.Annotations)
 			for _, v := range cc.Violations[e.ID] {
 				line := e.Line(v.Path)
-				s.addFinding(i, e, ign, v, line, control.StatusFail)
+				s.addFinding(i, e, ign, v, "", line, control.StatusFail)
 			}
 		}
 		if err != nil {

@@ -3,6 +3,8 @@ package k8s
 import (
 	"reflect"
 	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
 )
 
 func TestSplitPath(t *testing.T) {
@@ -96,5 +98,40 @@ func TestEntryLine(t *testing.T) {
 		if got := e.Line(path); got != want {
 			t.Errorf("Line(%q) = %d, want %d", path, got, want)
 		}
+	}
+}
+
+func TestLocateWithPatches(t *testing.T) {
+	parse := func(s string) *yaml.Node {
+		var doc yaml.Node
+		if err := yaml.Unmarshal([]byte(s), &doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc.Content[0]
+	}
+	base := parse("kind: Pod\nspec:\n  containers:\n    - name: a\n      image: x\n    - name: b\n      image: y\n")
+	patch := parse("kind: Pod\nspec:\n  containers:\n    - name: b\n      securityContext:\n        privileged: true\n")
+	// The merged object: container b kept its position after a.
+	content := map[string]any{"kind": "Pod", "spec": map[string]any{"containers": []any{
+		map[string]any{"name": "a", "image": "x"},
+		map[string]any{"name": "b", "image": "y", "securityContext": map[string]any{"privileged": true}},
+	}}}
+	obj := NewObject(content, Source{File: "base.yaml", Line: 1}).WithNode(base, 0).WithPatches([]Patch{{File: "patch.yaml", Node: patch}})
+	tests := []struct {
+		path, file string
+		line       int
+	}{
+		{"spec.containers[1].securityContext.privileged", "patch.yaml", 6}, // matched by name, not index
+		{"spec.containers[1].image", "base.yaml", 7},
+		{"spec.containers[0].image", "base.yaml", 5},
+		{"spec.containers[0].securityContext", "base.yaml", 4}, // absent: nearest ancestor in base
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			file, line := obj.Locate(tt.path)
+			if file != tt.file || line != tt.line {
+				t.Errorf("Locate = %s:%d, want %s:%d", file, line, tt.file, tt.line)
+			}
+		})
 	}
 }

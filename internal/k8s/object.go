@@ -51,6 +51,24 @@ type Object struct {
 	node *yaml.Node
 	// lineBase is added to lines found through node.
 	lineBase int
+	// patches are documents of other files that changed the object
+	// (Kustomize patches), most recent last; Locate prefers them.
+	patches []Patch
+}
+
+// Patch is a document of another file that was merged into the object.
+type Patch struct {
+	// File is the patch file's path.
+	File string
+	// Node is the patch document's YAML node.
+	Node *yaml.Node
+}
+
+// WithPatches records documents merged into the object after it was read
+// from its own file, so that Locate can point at the patch that set a field.
+func (o *Object) WithPatches(p []Patch) *Object {
+	o.patches = p
+	return o
 }
 
 // NewObject returns an Object for content read from src.
@@ -66,8 +84,23 @@ func (o *Object) WithNode(n *yaml.Node, base int) *Object {
 	return o
 }
 
-// Release drops the YAML node so the object no longer pins the parse tree.
-func (o *Object) Release() { o.node = nil }
+// Release drops the YAML nodes so the object no longer pins parse trees.
+func (o *Object) Release() { o.node, o.patches = nil, nil }
+
+// Locate returns the file and line of the field at path: the most recent
+// patch that sets it, else the object's own file at the field or, when the
+// field is absent, at its deepest existing ancestor.
+func (o *Object) Locate(path string) (file string, line int) {
+	if len(o.patches) > 0 && path != "" {
+		segs := splitPath(path)
+		for i := len(o.patches) - 1; i >= 0; i-- {
+			if l := o.walk(o.patches[i].Node, segs, true); l > 0 {
+				return o.patches[i].File, l
+			}
+		}
+	}
+	return o.Source.File, o.Line(path)
+}
 
 // APIVersion returns apiVersion.
 func (o *Object) APIVersion() string { return Str(o.Content, "apiVersion") }
@@ -127,20 +160,83 @@ func (o *Object) Line(path string) int {
 	if o.node == nil || path == "" {
 		return o.Source.Line
 	}
-	n := o.node
+	if l := o.walk(o.node, splitPath(path), false); l > 0 {
+		return l + o.lineBase
+	}
+	return o.Source.Line
+}
+
+// walk follows segs from n and returns the line of the last segment found.
+// With exact, it returns 0 unless every segment is found. List items are
+// matched by their "name" in the object's content when they have one, as
+// strategic merge patches match them, else by index.
+func (o *Object) walk(n *yaml.Node, segs []string, exact bool) int {
 	line := n.Line
-	for _, seg := range splitPath(path) {
+	var cur any = o.Content
+	for _, seg := range segs {
 		next, keyLine := child(n, seg)
+		var val any
+		switch c := cur.(type) {
+		case map[string]any:
+			val = c[seg]
+		case []any:
+			if i, err := strconv.Atoi(seg); err == nil && i >= 0 && i < len(c) {
+				val = c[i]
+				if name, ok := k8sName(val); ok {
+					if m, ml := childByName(n, name); m != nil {
+						next, keyLine = m, ml
+					} else if exact {
+						return 0
+					}
+				}
+			}
+		}
 		if next == nil {
+			if exact {
+				return 0
+			}
 			break
 		}
-		n = next
-		line = keyLine
+		n, line, cur = next, keyLine, val
 	}
-	if line == 0 {
-		return o.Source.Line
+	return line
+}
+
+func k8sName(v any) (string, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return "", false
 	}
-	return line + o.lineBase
+	name, ok := m["name"].(string)
+	return name, ok && name != ""
+}
+
+// childByName finds the sequence item of n whose "name" is name.
+func childByName(n *yaml.Node, name string) (*yaml.Node, int) {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, 0
+	}
+	for _, it := range n.Content {
+		if v := mapChild(it, "name"); v != nil && v.Value == name {
+			return it, it.Line
+		}
+	}
+	return nil, 0
+}
+
+func mapChild(n *yaml.Node, key string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // LineExact returns the line of the field at path, or 0 when the field is
@@ -149,19 +245,10 @@ func (o *Object) LineExact(path string) int {
 	if o.node == nil {
 		return 0
 	}
-	n := o.node
-	line := 0
-	for _, seg := range splitPath(path) {
-		next, keyLine := child(n, seg)
-		if next == nil {
-			return 0
-		}
-		n, line = next, keyLine
+	if l := o.walk(o.node, splitPath(path), true); l > 0 {
+		return l + o.lineBase
 	}
-	if line == 0 {
-		return 0
-	}
-	return line + o.lineBase
+	return 0
 }
 
 // child returns the child of n for one path segment and the line where the

@@ -62,8 +62,13 @@ type Unit struct {
 	// Path is the file to read when Data is nil.
 	Path string
 	// LineOf, when set, maps an object to its first line in File; renderers
-	// use it when Data's own lines do not match File's (Kustomize).
+	// use it when Data's own lines do not match File's (Helm).
 	LineOf func(obj *k8s.Object) int
+	// NodeOf, when set, returns the YAML node of the object's document in
+	// File, so that field paths resolve to File's lines although the object
+	// was decoded from rendered Data (Kustomize). Fields that File lacks
+	// (added by patches) resolve to their nearest ancestor in File.
+	NodeOf func(obj *k8s.Object) *yaml.Node
 }
 
 var lineRE = regexp.MustCompile(`line (\d+)`)
@@ -154,7 +159,14 @@ func emitObject(u Unit, m map[string]any, node *yaml.Node, line int, fn func(*k8
 	if u.DefaultNamespace != "" && obj.Namespace() == "" && !k8s.IsClusterScoped(kind) {
 		obj.SetNamespace(u.DefaultNamespace)
 	}
-	if u.LineOf != nil {
+	switch {
+	case u.NodeOf != nil:
+		obj.Release()
+		if n := u.NodeOf(obj); n != nil {
+			obj.WithNode(n, 0)
+			obj.Source.Line = n.Line
+		}
+	case u.LineOf != nil:
 		obj.Release()
 		if l := u.LineOf(obj); l > 0 {
 			obj.Source.Line = l

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -35,7 +36,8 @@ type jsonReport struct {
 
 // TestCLIKustomizeExample scans examples/kustomize through the real CLI
 // path: the overlay's objects come once, in namespace prod, attributed to
-// the base files they were declared in; the base alone is hardened.
+// the base files they were declared in or to the patch that set the
+// offending field; the base alone is hardened.
 func TestCLIKustomizeExample(t *testing.T) {
 	example := filepath.Join("..", "..", "..", "examples", "kustomize")
 	base := filepath.Join(example, "base")
@@ -48,6 +50,9 @@ func TestCLIKustomizeExample(t *testing.T) {
 		wantOrigin  string
 		wantFail    []string
 		wantNotFail []string
+		// wantAt places controls' findings at a file and line: fields set
+		// by the overlay's patch point into the patch, others into base.
+		wantAt map[string]string
 	}{
 		{
 			name:       "whole example",
@@ -57,6 +62,11 @@ func TestCLIKustomizeExample(t *testing.T) {
 			wantName:   "prod-shop",
 			wantOrigin: "kustomize:" + filepath.Join(example, "overlays", "prod"),
 			wantFail:   []string{"privileged-container", "host-network", "privilege-escalation", "run-as-root"},
+			wantAt: map[string]string{
+				"privileged-container": filepath.Join(example, "overlays", "prod", "debug-patch.yaml") + ":16",
+				"host-network":         filepath.Join(example, "overlays", "prod", "debug-patch.yaml") + ":9",
+				"image-not-pinned":     filepath.Join(base, "deployment.yaml") + ":23",
+			},
 		},
 		{
 			name:        "base alone",
@@ -84,8 +94,12 @@ func TestCLIKustomizeExample(t *testing.T) {
 			failed := map[string]bool{}
 			objects := map[string]bool{}
 			for _, f := range r.Findings {
-				if filepath.Dir(f.Source.File) != base {
-					t.Errorf("%s: file %q, want a file of %s", f.Control, f.Source.File, base)
+				if at, ok := tt.wantAt[f.Control]; ok {
+					if got := f.Source.File + ":" + strconv.Itoa(f.Source.Line); got != at {
+						t.Errorf("%s: at %s, want %s", f.Control, got, at)
+					}
+				} else if dir := filepath.Dir(f.Source.File); dir != base && dir != filepath.Join(example, "overlays", "prod") {
+					t.Errorf("%s: file %q, want a file of the base or the overlay", f.Control, f.Source.File)
 				}
 				if f.Source.Line < 1 {
 					t.Errorf("%s: no line", f.Control)

@@ -82,6 +82,7 @@ func (r *Renderer) Render(ctx context.Context, dir string) ([]load.Unit, []strin
 	}
 	origin := "kustomize:" + dir
 	lines := &lineCache{files: map[string][]docPos{}}
+	patches := fsys.patchDocs(realDir, dir)
 	var units []load.Unit
 	for _, res := range m.Resources() {
 		o, err := res.GetOrigin()
@@ -110,12 +111,16 @@ func (r *Renderer) Render(ctx context.Context, dir string) ([]load.Unit, []strin
 				file = filepath.Join(dir, rel)
 			}
 		}
-		line := lines.find(file, res.GetKind(), res.GetName())
+		node := lines.find(file, res.GetKind(), res.GetName())
+		applied := patchesFor(patches, res.GetKind(), declaredName(node, res.GetName()))
 		units = append(units, load.Unit{
 			File:   file,
 			Origin: origin,
 			Data:   data,
-			LineOf: func(*k8s.Object) int { return line },
+			NodeOf: func(obj *k8s.Object) *yaml.Node {
+				obj.WithPatches(applied)
+				return node
+			},
 		})
 	}
 	return units, consumed, nil
@@ -330,22 +335,22 @@ func marshal(doc *yaml.Node, orig []byte) []byte {
 // docPos is one top-level document of a source file.
 type docPos struct {
 	kind, name string
-	line       int
+	node       *yaml.Node
 }
 
-// lineCache finds objects' first lines in their origin files.
+// lineCache finds objects' documents in their origin files.
 type lineCache struct {
 	files map[string][]docPos
 	raw   map[string][]string
 }
 
-// find returns the first line in file of the document declaring the object
+// find returns the YAML node in file of the document declaring the object
 // of this kind whose (possibly prefixed, suffixed or hashed) name is name: a
 // document of the same kind and name, else of the same kind whose name the
 // built name contains, else the only document of that kind, else a
 // "name:" line whose value the built name contains (generators declared in
-// a kustomization), else 1.
-func (c *lineCache) find(file, kind, name string) int {
+// a kustomization, returned as a bare node holding that line), else nil.
+func (c *lineCache) find(file, kind, name string) *yaml.Node {
 	docs, ok := c.files[file]
 	if !ok {
 		docs = readDocs(file)
@@ -355,22 +360,23 @@ func (c *lineCache) find(file, kind, name string) int {
 	for _, d := range docs {
 		if d.kind == kind {
 			if d.name == name {
-				return d.line
+				return d.node
 			}
 			sameKind = append(sameKind, d)
 		}
 	}
+	var bestNode *yaml.Node
 	best, bestLen := 0, 0
 	for _, d := range sameKind {
 		if d.name != "" && strings.Contains(name, d.name) && len(d.name) > bestLen {
-			best, bestLen = d.line, len(d.name)
+			bestNode, bestLen = d.node, len(d.name)
 		}
 	}
-	if best > 0 {
-		return best
+	if bestNode != nil {
+		return bestNode
 	}
 	if len(sameKind) == 1 {
-		return sameKind[0].line
+		return sameKind[0].node
 	}
 	if c.raw == nil {
 		c.raw = map[string][]string{}
@@ -390,9 +396,9 @@ func (c *lineCache) find(file, kind, name string) int {
 		}
 	}
 	if best > 0 {
-		return best
+		return &yaml.Node{Kind: yaml.MappingNode, Line: best}
 	}
-	return 1
+	return nil
 }
 
 // readDocs lists the kind, name and first line of each document in file.
@@ -412,7 +418,7 @@ func readDocs(file string) []docPos {
 			continue
 		}
 		top := doc.Content[0]
-		d := docPos{line: top.Line}
+		d := docPos{node: top}
 		for i := 0; i+1 < len(top.Content); i += 2 {
 			switch top.Content[i].Value {
 			case "kind":
@@ -546,4 +552,103 @@ func strList(v any) []string {
 		}
 	}
 	return out
+}
+
+// patchDoc is one strategic-merge patch document a kustomization applies.
+type patchDoc struct {
+	k8s.Patch
+	kind, name             string // the patch document's own kind and name
+	targetKind, targetName string // the patch entry's target, if any
+}
+
+// patchDocs reads the strategic-merge patch files of every kustomization
+// the build read (JSON 6902 patches and inline patches are not located).
+// File names are spelled under dir, the directory the user gave.
+func (f *recordingFS) patchDocs(realDir, dir string) []patchDoc {
+	f.mu.Lock()
+	var konfigs []string
+	for p := range f.seen {
+		if slices.Contains(konfig.RecognizedKustomizationFileNames(), filepath.Base(p)) {
+			konfigs = append(konfigs, p)
+		}
+	}
+	f.mu.Unlock()
+	slices.Sort(konfigs)
+	var out []patchDoc
+	for _, k := range konfigs {
+		data, err := os.ReadFile(k)
+		if err != nil {
+			continue
+		}
+		var kz struct {
+			Patches []struct {
+				Path   string `yaml:"path"`
+				Target struct {
+					Kind string `yaml:"kind"`
+					Name string `yaml:"name"`
+				} `yaml:"target"`
+			} `yaml:"patches"`
+			PatchesStrategicMerge []string `yaml:"patchesStrategicMerge"`
+		}
+		if yaml.Unmarshal(data, &kz) != nil {
+			continue
+		}
+		type entry struct{ path, kind, name string }
+		var entries []entry
+		for _, p := range kz.Patches {
+			if p.Path != "" {
+				entries = append(entries, entry{p.Path, p.Target.Kind, p.Target.Name})
+			}
+		}
+		for _, p := range kz.PatchesStrategicMerge {
+			if !strings.Contains(p, "\n") && !strings.ContainsAny(p, "{:") {
+				entries = append(entries, entry{path: p})
+			}
+		}
+		for _, e := range entries {
+			abs := filepath.Join(filepath.Dir(k), e.path)
+			display := abs
+			if rel, err := filepath.Rel(realDir, abs); err == nil {
+				display = filepath.Join(dir, rel)
+			}
+			for _, d := range readDocs(abs) {
+				out = append(out, patchDoc{Patch: k8s.Patch{File: display, Node: d.node}, kind: d.kind, name: d.name, targetKind: e.kind, targetName: e.name})
+			}
+		}
+	}
+	return out
+}
+
+// patchesFor returns the patch documents that apply to the object of kind
+// declared with name, in the order Kustomize applies them (bases first).
+func patchesFor(docs []patchDoc, kind, name string) []k8s.Patch {
+	var out []k8s.Patch
+	for _, d := range docs {
+		kindOK := d.kind == kind || (d.kind == "" && d.targetKind == kind)
+		nameOK := d.name == name || d.targetName == name || (d.name == "" && d.targetName == "")
+		if kindOK && nameOK {
+			out = append(out, d.Patch)
+		}
+	}
+	return out
+}
+
+// declaredName is the metadata.name of the document that declared the
+// object, before prefixes and suffixes; fallback when it is unknown.
+func declaredName(n *yaml.Node, fallback string) string {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return fallback
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value != "metadata" {
+			continue
+		}
+		md := n.Content[i+1]
+		for j := 0; j+1 < len(md.Content); j += 2 {
+			if md.Content[j].Value == "name" {
+				return md.Content[j+1].Value
+			}
+		}
+	}
+	return fallback
 }
