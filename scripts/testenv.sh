@@ -40,12 +40,17 @@ export GOFLAGS="-mod=mod -buildvcs=false"
 export GOWORK=off
 export CGO_ENABLED=0
 
-apiserver_ok() {
-  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qx "Kubernetes v$K8S_VERSION"
+# reports <binary> <expected line>: whether the binary's --version output has
+# that exact line. No pipe into grep -q: with pipefail, a reader that exits
+# early would fail the check through SIGPIPE.
+reports() {
+  local v nl=$'\n'
+  [ -x "$1" ] || return 1
+  v="$("$1" --version 2>/dev/null)" || return 1
+  [[ "$nl$v$nl" == *"$nl$2$nl"* ]]
 }
-etcd_ok() {
-  [ -x "$1" ] && "$1" --version 2>/dev/null | grep -qx "etcd Version: $ETCD_VERSION"
-}
+apiserver_ok() { reports "$1" "Kubernetes v$K8S_VERSION"; }
+etcd_ok() { reports "$1" "etcd Version: $ETCD_VERSION"; }
 
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
@@ -68,6 +73,7 @@ fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/rampart-testenv.XXXXXX")"
 cleanup() { rm -rf "$work"; rm -f "$out"/.kube-apiserver.tmp.* "$out"/.etcd.tmp.*; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
 
 # install_binary moves a finished binary into the cache directory atomically
 # (rename within the same directory).
@@ -148,5 +154,6 @@ if [ "${RAMPART_TESTENV_FORCE:-0}" = 1 ] || ! apiserver_ok "$out/kube-apiserver"
 fi
 
 log "kube-apiserver: $("$out/kube-apiserver" --version)"
-log "etcd: $("$out/etcd" --version | head -n1)"
+etcd_version="$("$out/etcd" --version)"
+log "etcd: ${etcd_version%%$'\n'*}"
 printf '%s\n' "$out"
