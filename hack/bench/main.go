@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/bench"
+	"github.com/rampart-dev/rampart/internal/cli"
 )
 
 // measurement is what one child run reports.
@@ -80,6 +81,7 @@ func main() {
 
 // runChild performs one measurement and prints it as JSON on stdout.
 func runChild(mode, dir string, scale int, cpuprofile, memprofile string) error {
+	cli.ApplyMemoryLimit() // as rampart itself runs
 	c, err := bench.LoadCorpus(dir)
 	if err != nil {
 		return err

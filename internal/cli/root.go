@@ -67,6 +67,7 @@ func NewRoot(streams IO) *cobra.Command {
 
 // Run executes the CLI with args and returns the process exit code.
 func Run(args []string, streams IO) int {
+	ApplyMemoryLimit()
 	root := NewRoot(streams)
 	root.SetArgs(args)
 	err := root.Execute()

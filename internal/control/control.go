@@ -92,6 +92,10 @@ type Control struct {
 	Kinds []string
 	// Match optionally narrows which objects of Kinds Check applies to.
 	Match func(*k8s.Object) bool
+	// MetadataOnly declares that Check reads only apiVersion, kind and
+	// metadata, so objects that no other control reads need not be decoded
+	// beyond those.
+	MetadataOnly bool
 	// Check evaluates one object.
 	Check func(*Context)
 	// Cross evaluates the whole inventory after loading.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -18,16 +19,19 @@ import (
 
 // Engine evaluates a fixed set of controls.
 type Engine struct {
-	controls   []*control.Control
-	byKind     map[string][]int // kind -> indexes of per-object controls restricted to kinds
-	anyKind    []int            // per-object controls for every kind
-	cross      []int
-	settings   *control.Settings
-	exceptions []Exception
-	frameworks []*framework.Framework
-	now        func() time.Time
-	workers    int
-	version    string
+	controls []*control.Control
+	byKind   map[string][]int // kind -> indexes of per-object controls restricted to kinds
+	anyKind  []int            // per-object controls for every kind
+	cross    []int
+	// anyMetadataOnly is true when every control for all kinds reads
+	// metadata only.
+	anyMetadataOnly bool
+	settings        *control.Settings
+	exceptions      []Exception
+	frameworks      []*framework.Framework
+	now             func() time.Time
+	workers         int
+	version         string
 }
 
 // Option configures an Engine.
@@ -72,7 +76,11 @@ func New(controls []*control.Control, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
+	e.anyMetadataOnly = true
 	for i, c := range controls {
+		if c.Check != nil && len(c.Kinds) == 0 && !c.MetadataOnly {
+			e.anyMetadataOnly = false
+		}
 		switch {
 		case c.Cross != nil:
 			e.cross = append(e.cross, i)
@@ -87,27 +95,43 @@ func New(controls []*control.Control, opts ...Option) *Engine {
 	return e
 }
 
+// needBody reports whether objects of this kind must be decoded whole:
+// some per-object control reads beyond metadata, or the Inventory keeps
+// facts from their body.
+func (e *Engine) needBody(_, kind string) bool {
+	return len(e.byKind[kind]) > 0 || !e.anyMetadataOnly || k8s.IsPodBearing(kind) || k8s.RetainedKinds[kind]
+}
+
 // Session accumulates one scan. Add and AddError are safe for concurrent use.
 type Session struct {
 	e   *Engine
 	inv *k8s.Inventory
 
 	mu       sync.Mutex
-	findings []report.Finding
+	findings chunks // compact until result materializes them
 	errors   []report.InputError
 	files    int
-	evals    [][]int // per control index: evaluated object IDs
-	failed   []map[int]bool
-	excepted []map[int]bool
+	// Per control index, IDs of the objects it evaluated, failed on and
+	// excepted (with repeats; deduplicated once, in result).
+	evals    [][]int32
+	failed   [][]int32
+	excepted [][]int32
+	// configExc are the shared, immutable report forms of s.e.exceptions.
+	configExc []report.Exception
+	// strs and strIdx intern the strings of pending findings; excs holds
+	// their exceptions.
+	strs   []string
+	strIdx map[string]int32
+	excs   []*report.Exception
 }
 
 // NewSession starts a scan.
 func (e *Engine) NewSession() *Session {
 	n := len(e.controls)
-	s := &Session{e: e, inv: k8s.NewInventory(), evals: make([][]int, n), failed: make([]map[int]bool, n), excepted: make([]map[int]bool, n)}
-	for i := range n {
-		s.failed[i] = map[int]bool{}
-		s.excepted[i] = map[int]bool{}
+	s := &Session{e: e, inv: k8s.NewInventory(), evals: make([][]int32, n), failed: make([][]int32, n), excepted: make([][]int32, n)}
+	s.strs, s.strIdx = []string{""}, map[string]int32{"": 0}
+	for _, x := range e.exceptions {
+		s.configExc = append(s.configExc, report.Exception{Source: "config", Reason: x.Reason, Expires: x.Expires})
 	}
 	return s
 }
@@ -184,7 +208,7 @@ func (s *Session) Add(obj *k8s.Object) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range results {
-		s.evals[r.ctl] = append(s.evals[r.ctl], entry.ID)
+		s.evals[r.ctl] = append(s.evals[r.ctl], int32(entry.ID))
 	}
 	for _, l := range locs {
 		if l.err != nil {
@@ -206,41 +230,179 @@ func safeCheck(c *control.Control, ctx *control.Context) (err error) {
 	return nil
 }
 
+// pending is a finding as the Session keeps it: compact, referring to its
+// control and inventory entry, until result materializes it.
+// It holds no pointers, so the garbage collector never scans the chunks:
+// strings are indexes into Session.strs, the exception an index (plus one)
+// into Session.excs.
+type pending struct {
+	message, path, container int32
+	file                     int32 // set when it differs from the entry's file
+	exception                int32
+	entry                    int32
+	line                     int32
+	ctl                      int32
+	status                   status
+}
+
+// str interns v in the session's string table and returns its index.
+// Messages and paths repeat across objects, and a scan keeps hundreds of
+// thousands of them. s.mu is held.
+func (s *Session) str(v string) int32 {
+	if i, ok := s.strIdx[v]; ok {
+		return i
+	}
+	i := int32(len(s.strs))
+	s.strs = append(s.strs, v)
+	s.strIdx[v] = i
+	return i
+}
+
+// status is a finding's status in one byte.
+type status uint8
+
+const (
+	statusFail status = iota
+	statusExcepted
+	statusError
+)
+
+var statusNames = [...]string{statusFail: string(control.StatusFail), statusExcepted: string(control.StatusExcepted), statusError: string(control.StatusError)}
+
+// largeScan is the number of findings above which result returns freed
+// memory to the system before building the report.
+const largeScan = 100_000
+
+// chunkSize is the number of pending findings per chunk.
+const chunkSize = 4096
+
+// chunks stores pending findings without the copying and slack of one
+// growing slice.
+type chunks struct {
+	list [][]pending
+	n    int
+}
+
+func (c *chunks) add(p pending) {
+	if c.n%chunkSize == 0 {
+		c.list = append(c.list, make([]pending, 0, chunkSize))
+	}
+	last := len(c.list) - 1
+	c.list[last] = append(c.list[last], p)
+	c.n++
+}
+
+func (c *chunks) at(i int32) *pending { return &c.list[i/chunkSize][i%chunkSize] }
+
 // addFinding applies exceptions and records the finding. s.mu is held.
-func (s *Session) addFinding(ci int, e *k8s.Entry, ignores map[string]bool, v control.Violation, file string, line int, status control.Status) {
+func (s *Session) addFinding(ci int, e *k8s.Entry, ignores map[string]bool, v control.Violation, file string, line int, st control.Status) {
 	c := s.e.controls[ci]
-	f := report.Finding{
-		Control:     c.ID,
-		Title:       c.Title,
-		Severity:    c.Severity.String(),
-		Status:      string(status),
-		Object:      e.Ref,
-		Container:   v.Container,
-		Path:        v.Path,
-		Source:      k8s.Source{File: cmp.Or(file, e.Source.File), Line: line, Origin: e.Source.Origin},
-		Message:     v.Message,
-		Remediation: c.Remediation,
+	if line == 0 {
+		line = e.Source.Line
 	}
-	if f.Source.Line == 0 {
-		f.Source.Line = e.Source.Line
+	if file == e.Source.File {
+		file = ""
 	}
-	if status == control.StatusFail {
+	p := pending{
+		message: s.str(v.Message), path: s.str(v.Path), container: s.str(v.Container), file: s.str(file),
+		entry: int32(e.ID), line: int32(line), ctl: int32(ci), status: statusError,
+	}
+	if st == control.StatusFail {
+		p.status = statusFail
 		if ex := s.exceptionFor(c.ID, e, ignores); ex != nil {
-			f.Exception = ex
+			s.excs = append(s.excs, ex)
+			p.exception = int32(len(s.excs))
 			if !ex.Expired {
-				f.Status = string(control.StatusExcepted)
+				p.status = statusExcepted
 			}
 		}
-		if f.Status == string(control.StatusExcepted) {
-			if !s.failed[ci][e.ID] {
-				s.excepted[ci][e.ID] = true
-			}
+		if p.status == statusExcepted {
+			s.excepted[ci] = append(s.excepted[ci], int32(e.ID))
 		} else {
-			s.failed[ci][e.ID] = true
-			delete(s.excepted[ci], e.ID)
+			s.failed[ci] = append(s.failed[ci], int32(e.ID))
 		}
 	}
-	s.findings = append(s.findings, f)
+	s.findings.add(p)
+}
+
+// materialize turns the pending findings into report findings, freeing
+// each chunk once converted, and sorts them worst first, then by location.
+func (s *Session) materialize(objects []report.ObjectRecord, newID []int32) []report.Finding {
+	out := make([]report.Finding, 0, s.findings.n)
+	for ci, chunk := range s.findings.list {
+		for i := range chunk {
+			p := &chunk[i]
+			c := s.e.controls[p.ctl]
+			e := &objects[newID[p.entry]]
+			out = append(out, report.Finding{
+				Control:     c.ID,
+				Title:       c.Title,
+				Severity:    c.Severity.String(),
+				Status:      statusNames[p.status],
+				Object:      e.Ref,
+				Container:   s.strs[p.container],
+				Path:        s.strs[p.path],
+				Source:      k8s.Source{File: cmp.Or(s.strs[p.file], e.Source.File), Line: int(p.line), Origin: e.Source.Origin},
+				Message:     s.strs[p.message],
+				Remediation: c.Remediation,
+			})
+			if p.exception > 0 {
+				out[len(out)-1].Exception = s.excs[p.exception-1]
+			}
+		}
+		s.findings.list[ci] = nil
+	}
+	s.findings, s.strs, s.strIdx, s.excs = chunks{}, nil, nil, nil
+	sortFindings(out)
+	return out
+}
+
+// sortFindings orders findings worst first, then by file, line, control,
+// object, path, container and message. It sorts an index and then moves
+// each finding once.
+func sortFindings(fs []report.Finding) {
+	rank := map[string]int{}
+	for sev := control.SeverityInfo; sev <= control.SeverityCritical; sev++ {
+		rank[sev.String()] = int(sev)
+	}
+	order := make([]int32, len(fs))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortStableFunc(order, func(x, y int32) int {
+		a, b := &fs[x], &fs[y]
+		return cmp.Or(
+			cmp.Compare(rank[b.Severity], rank[a.Severity]),
+			cmp.Compare(a.Source.File, b.Source.File),
+			cmp.Compare(a.Source.Line, b.Source.Line),
+			cmp.Compare(a.Control, b.Control),
+			cmp.Compare(a.Object.Kind, b.Object.Kind),
+			cmp.Compare(a.Object.Namespace, b.Object.Namespace),
+			cmp.Compare(a.Object.Name, b.Object.Name),
+			cmp.Compare(a.Path, b.Path),
+			cmp.Compare(a.Container, b.Container),
+			cmp.Compare(a.Message, b.Message),
+		)
+	})
+	// Apply the permutation in place, cycle by cycle: position i receives
+	// the finding that was at order[i].
+	for i := range order {
+		if order[i] < 0 {
+			continue
+		}
+		tmp := fs[i]
+		j := i
+		for {
+			k := int(order[j])
+			order[j] = -1
+			if k == i {
+				fs[j] = tmp
+				break
+			}
+			fs[j] = fs[k]
+			j = k
+		}
+	}
 }
 
 // exceptionFor finds the annotation or config exception for control id on e.
@@ -256,7 +418,7 @@ func (s *Session) exceptionFor(id string, e *k8s.Entry, ignores map[string]bool)
 			continue
 		}
 		if !x.Expired(now) {
-			return &report.Exception{Source: "config", Reason: x.Reason, Expires: x.Expires}
+			return &s.configExc[i]
 		}
 		expired = &report.Exception{Source: "config", Reason: x.Reason, Expires: x.Expires, Expired: true}
 	}
@@ -264,7 +426,8 @@ func (s *Session) exceptionFor(id string, e *k8s.Entry, ignores map[string]bool)
 }
 
 // Finish runs the cross-object controls, scores frameworks and returns the
-// Result, sorted deterministically.
+// Result, sorted deterministically. It ends the session: the Inventory is
+// released (Inventory then returns an empty one).
 func (s *Session) Finish() *report.Result {
 	for _, i := range s.e.cross {
 		c := s.e.controls[i]
@@ -272,7 +435,7 @@ func (s *Session) Finish() *report.Result {
 		err := safeCross(c, cc)
 		s.mu.Lock()
 		for _, e := range cc.Evaluated {
-			s.evals[i] = append(s.evals[i], e.ID)
+			s.evals[i] = append(s.evals[i], int32(e.ID))
 			ign := annotationIgnores(e.Annotations)
 			for _, v := range cc.Violations[e.ID] {
 				line := e.Line(v.Path)
@@ -302,50 +465,65 @@ func (s *Session) result() *report.Result {
 	defer s.mu.Unlock()
 	entries := s.inv.Entries()
 	// Stable object order: by file, line, then ref.
-	order := make([]int, len(entries))
+	order := make([]int32, len(entries))
 	for i := range order {
-		order[i] = i
+		order[i] = int32(i)
 	}
-	slices.SortFunc(order, func(a, b int) int {
+	slices.SortFunc(order, func(a, b int32) int {
 		ea, eb := entries[a], entries[b]
 		return cmp.Or(cmp.Compare(ea.Source.File, eb.Source.File), cmp.Compare(ea.Source.Line, eb.Source.Line),
-			cmp.Compare(ea.Ref.String(), eb.Ref.String()))
+			cmp.Compare(ea.Ref.Kind, eb.Ref.Kind), cmp.Compare(ea.Ref.Namespace, eb.Ref.Namespace), cmp.Compare(ea.Ref.Name, eb.Ref.Name))
 	})
-	newID := make([]int, len(entries))
+	newID := make([]int32, len(entries))
+	for n, old := range order {
+		newID[old] = int32(n)
+	}
 	objects := make([]report.ObjectRecord, len(entries))
 	for n, old := range order {
-		newID[old] = n
 		objects[n] = report.ObjectRecord{Ref: entries[old].Ref, Source: entries[old].Source}
 	}
+	// The inventory's work is done: release it before the findings are
+	// built, which is when a large scan's memory peaks.
+	s.inv = k8s.NewInventory()
+	if s.findings.n > largeScan {
+		// Building the findings allocates their final form in one piece;
+		// give the memory the inventory held back to the system first, so
+		// that a large scan's peak is not the sum of both.
+		debug.FreeOSMemory()
+	}
+	findings := s.materialize(objects, newID)
 
 	r := &report.Result{
 		SchemaVersion: report.SchemaVersion,
 		Tool:          report.Tool{Name: "rampart", Version: s.e.version},
-		Findings:      s.findings,
+		Findings:      findings,
 		Errors:        s.errors,
 		Objects:       objects,
-	}
-	if r.Findings == nil {
-		r.Findings = []report.Finding{}
 	}
 	if r.Errors == nil {
 		r.Errors = []report.InputError{}
 	}
-	sortFindings(r.Findings)
 	slices.SortFunc(r.Errors, func(a, b report.InputError) int {
 		return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Message, b.Message))
 	})
 
 	tallies := map[string]report.ControlResult{}
 	for i, c := range s.e.controls {
-		ids := make([]int, len(s.evals[i]))
+		ids := make([]int32, len(s.evals[i]))
 		for j, id := range s.evals[i] {
 			ids[j] = newID[id]
 		}
 		slices.Sort(ids)
 		ids = slices.Compact(ids)
 		cr := report.ControlResult{ID: c.ID, Title: c.Title, Severity: c.Severity.String(),
-			Evaluated: len(ids), Failed: len(s.failed[i]), Excepted: len(s.excepted[i]), Objects: ids}
+			Evaluated: len(ids), Objects: ids}
+		failed := uniqueIDs(s.failed[i])
+		cr.Failed = len(failed)
+		for _, id := range uniqueIDs(s.excepted[i]) {
+			if _, found := slices.BinarySearch(failed, id); !found {
+				cr.Excepted++
+			}
+		}
 		tallies[c.ID] = cr
 		r.Controls = append(r.Controls, cr)
 	}
@@ -354,27 +532,11 @@ func (s *Session) result() *report.Result {
 	return r
 }
 
-// sortFindings orders findings worst first, then by location.
-func sortFindings(fs []report.Finding) {
-	rank := func(sev string) int {
-		v, err := control.ParseSeverity(sev)
-		if err != nil {
-			return -1
-		}
-		return int(v)
-	}
-	slices.SortStableFunc(fs, func(a, b report.Finding) int {
-		return cmp.Or(
-			cmp.Compare(rank(b.Severity), rank(a.Severity)),
-			cmp.Compare(a.Source.File, b.Source.File),
-			cmp.Compare(a.Source.Line, b.Source.Line),
-			cmp.Compare(a.Control, b.Control),
-			cmp.Compare(a.Object.String(), b.Object.String()),
-			cmp.Compare(a.Path, b.Path),
-			cmp.Compare(a.Container, b.Container),
-			cmp.Compare(a.Message, b.Message),
-		)
-	})
+// uniqueIDs returns ids sorted without repeats.
+func uniqueIDs(ids []int32) []int32 {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // scoreFrameworks scores each framework. An item passes when none of its
@@ -501,7 +663,7 @@ func (s *Session) ScanUnit(u load.Unit, lim load.Limits) {
 		return
 	}
 	s.AddFile()
-	for _, err := range load.Decode(u, data, lim, s.Add) {
+	for _, err := range load.DecodeWith(u, data, lim, s.e.needBody, s.Add) {
 		s.AddError(err)
 	}
 }

@@ -1,9 +1,11 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,7 +42,7 @@ func testControls() []*control.Control {
 			Cross: func(cc *control.CrossContext) {
 				for _, svc := range cc.Inv.Kind("Service") {
 					cc.Evaluate(svc)
-					sel := k8s.StringMap(k8s.Map(svc.Content, "spec"), "selector")
+					sel := k8s.StringMap(k8s.Map(svc.Content(), "spec"), "selector")
 					matched := false
 					for _, w := range cc.Inv.Workloads() {
 						matched = matched || k8s.MatchSelectorMap(sel, w.Pod.Labels)
@@ -242,5 +244,27 @@ func TestFrameworkItemSkippedWhenNothingApplies(t *testing.T) {
 	empty := New(testControls(), WithFrameworks([]*framework.Framework{fw})).NewSession().Finish()
 	if fs := empty.Frameworks[0]; fs.Controls != 0 || fs.Score != 0 {
 		t.Errorf("empty scan score = %+v, want nothing scored", fs)
+	}
+}
+
+func TestSortFindingsPermutation(t *testing.T) {
+	sevs := []string{"low", "critical", "info", "high", "medium"}
+	var fs []report.Finding
+	for i := range 500 {
+		fs = append(fs, report.Finding{
+			Severity: sevs[(i*7)%5], Control: []string{"b", "a", "c"}[(i*3)%3],
+			Source:  k8s.Source{File: []string{"y.yaml", "x.yaml"}[(i*5)%2], Line: (i * 13) % 17},
+			Message: string(rune('a' + i%26)),
+		})
+	}
+	want := slices.Clone(fs)
+	rank := map[string]int{"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
+	slices.SortStableFunc(want, func(a, b report.Finding) int {
+		return cmp.Or(cmp.Compare(rank[b.Severity], rank[a.Severity]), cmp.Compare(a.Source.File, b.Source.File),
+			cmp.Compare(a.Source.Line, b.Source.Line), cmp.Compare(a.Control, b.Control), cmp.Compare(a.Message, b.Message))
+	})
+	sortFindings(fs)
+	if !slices.Equal(fs, want) {
+		t.Error("sortFindings disagrees with a plain stable sort")
 	}
 }

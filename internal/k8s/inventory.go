@@ -1,9 +1,12 @@
 package k8s
 
 import (
+	"bytes"
+	"encoding/json"
 	"sort"
 	"strings"
 	"sync"
+	"unique"
 )
 
 // Entry is what the Inventory keeps of one object: enough for cross-object
@@ -15,17 +18,26 @@ type Entry struct {
 	Ref Ref
 	// Source is where the object came from.
 	Source Source
-	// Labels are the object's labels.
+	// Labels are the object's labels, kept only for the kinds whose own
+	// labels are selected by others (LabelKinds); nil otherwise.
 	Labels map[string]string
-	// Annotations are the object's annotations.
+	// Annotations are the object's rampart.dev/ annotations (exceptions);
+	// other annotations are not kept.
 	Annotations map[string]string
 	// Pod holds pod template facts for pod-bearing kinds, nil otherwise.
 	Pod *PodFacts
-	// Content is the whole object for the small kinds that cross-object
-	// analysis reads in full (see RetainedKinds); nil otherwise.
-	Content map[string]any
-	// lines maps the field paths cross-object controls report on to lines.
-	lines map[string]int
+	// content is the object's apiVersion, kind, metadata name, namespace and
+	// labels, and spec, as compact JSON, for the small kinds that
+	// cross-object analysis reads in full (see RetainedKinds); nil otherwise.
+	content []byte
+	// lines are the lines of the fields cross-object controls report on.
+	lines []pathLine
+}
+
+// pathLine is the line of one field.
+type pathLine struct {
+	path string
+	line int32
 }
 
 // linePaths are the fields whose lines an Entry remembers, so that
@@ -42,9 +54,10 @@ var linePaths = map[string][]string{
 // remembered prefix of path, or the object's first line.
 func (e *Entry) Line(path string) int {
 	best, bestLen := 0, -1
-	for p, l := range e.lines {
-		if l > 0 && len(p) > bestLen && (path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[")) {
-			best, bestLen = l, len(p)
+	for _, pl := range e.lines {
+		p := pl.path
+		if len(p) > bestLen && (path == p || strings.HasPrefix(path, p+".") || strings.HasPrefix(path, p+"[")) {
+			best, bestLen = int(pl.line), len(p)
 		}
 	}
 	if bestLen < 0 {
@@ -73,6 +86,53 @@ var RetainedKinds = map[string]bool{
 	"NetworkPolicy": true, "Service": true, "Ingress": true, "Namespace": true,
 }
 
+// Content decodes the object's apiVersion, kind, metadata (name,
+// namespace, labels) and spec for the kinds in RetainedKinds; it returns nil
+// for other kinds. Each call decodes afresh: the Inventory keeps objects
+// compact, and callers own the result.
+func (e *Entry) Content() map[string]any {
+	if e.content == nil {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(e.content))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil
+	}
+	normalizeNumbers(m)
+	return m
+}
+
+// normalizeNumbers turns json.Numbers into int64 or float64 in place, as
+// the YAML decoder produces them.
+func normalizeNumbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = normalizeNumbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = normalizeNumbers(e)
+		}
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	}
+	return v
+}
+
+// LabelKinds are the kinds whose own labels the Inventory keeps: namespace
+// selectors read them.
+var LabelKinds = map[string]bool{"Namespace": true}
+
+// AnnotationPrefix selects the annotations the Inventory keeps.
+const AnnotationPrefix = "rampart.dev/"
+
 // Inventory indexes every object of one scan by kind and namespace.
 // It is safe for concurrent Add.
 type Inventory struct {
@@ -88,10 +148,24 @@ func NewInventory() *Inventory {
 
 // EntryFor builds the inventory entry of obj without adding it.
 func EntryFor(obj *Object) *Entry {
-	e := &Entry{Ref: obj.Ref(), Source: obj.Source, Labels: obj.Labels(), Annotations: obj.Annotations()}
+	ref := obj.Ref()
+	ref.APIVersion, ref.Kind, ref.Namespace = intern(ref.APIVersion), intern(ref.Kind), intern(ref.Namespace)
+	e := &Entry{Ref: ref, Source: obj.Source}
+	md := obj.Metadata()
+	if LabelKinds[e.Ref.Kind] {
+		e.Labels = obj.Labels()
+	}
+	for k, v := range Map(md, "annotations") {
+		if s, ok := v.(string); ok && strings.HasPrefix(k, AnnotationPrefix) {
+			if e.Annotations == nil {
+				e.Annotations = map[string]string{}
+			}
+			e.Annotations[k] = s
+		}
+	}
 	if ps, ok := PodSpecOf(obj); ok {
 		pf := &PodFacts{
-			Labels:         ps.Labels(),
+			Labels:         internMap(ps.Labels()),
 			ServiceAccount: Str(ps.Spec, "serviceAccountName"),
 			Path:           ps.Path,
 			MetaPath:       ps.MetaPath,
@@ -106,20 +180,43 @@ func EntryFor(obj *Object) *Entry {
 		e.Pod = pf
 	}
 	if RetainedKinds[e.Ref.Kind] {
-		e.Content = obj.Content
+		meta := map[string]any{"name": Str(md, "name"), "namespace": Str(md, "namespace")}
+		if l := Map(md, "labels"); l != nil {
+			meta["labels"] = l
+		}
+		c := map[string]any{"apiVersion": obj.APIVersion(), "kind": e.Ref.Kind, "metadata": meta}
+		if spec, ok := obj.Content["spec"]; ok {
+			c["spec"] = spec
+		}
+		if b, err := json.Marshal(c); err == nil {
+			e.content = b
+		}
 	}
 	e.remember(obj, linePaths[e.Ref.Kind]...)
 	return e
+}
+
+// intern returns the canonical copy of s; kinds, namespaces, label keys and
+// values repeat across the objects of a scan.
+func intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	return unique.Make(s).Value()
+}
+
+func internMap(m map[string]string) map[string]string {
+	for k, v := range m {
+		m[intern(k)] = intern(v)
+	}
+	return m
 }
 
 // remember records the lines of paths that exist in obj.
 func (e *Entry) remember(obj *Object, paths ...string) {
 	for _, p := range paths {
 		if l := obj.LineExact(p); l > 0 {
-			if e.lines == nil {
-				e.lines = make(map[string]int, len(paths))
-			}
-			e.lines[p] = l
+			e.lines = append(e.lines, pathLine{path: p, line: int32(l)})
 		}
 	}
 }

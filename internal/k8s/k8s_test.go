@@ -93,7 +93,7 @@ func TestPodSpecOf(t *testing.T) {
 }
 
 func TestEntryLine(t *testing.T) {
-	e := &Entry{Source: Source{Line: 3}, lines: map[string]int{"spec": 5, "spec.rules": 9}}
+	e := &Entry{Source: Source{Line: 3}, lines: []pathLine{{"spec", 5}, {"spec.rules", 9}}}
 	for path, want := range map[string]int{"spec.rules[0].http": 9, "spec.rulesX": 5, "spec": 5, "metadata.name": 3, "spec.tls": 5} {
 		if got := e.Line(path); got != want {
 			t.Errorf("Line(%q) = %d, want %d", path, got, want)

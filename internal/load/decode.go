@@ -78,6 +78,16 @@ var lineRE = regexp.MustCompile(`line (\d+)`)
 // Kubernetes objects are skipped. Problems are returned as InputErrors; the
 // documents decoded before a syntax error are still delivered.
 func Decode(u Unit, data []byte, lim Limits, fn func(*k8s.Object)) []InputError {
+	return DecodeWith(u, data, lim, nil, fn)
+}
+
+// DecodeWith is Decode with a needBody predicate: for objects whose
+// apiVersion and kind it rejects, only apiVersion, kind and metadata are
+// decoded (a scan with no control reading CustomResourceDefinitions need
+// not build their large schemas). The rest is still checked for depth and
+// alias expansion, so hostile input is reported all the same. A nil
+// needBody decodes everything.
+func DecodeWith(u Unit, data []byte, lim Limits, needBody func(apiVersion, kind string) bool, fn func(*k8s.Object)) []InputError {
 	if int64(len(data)) > lim.MaxFileSize {
 		return []InputError{{File: u.File, Message: fmt.Sprintf("file is %s, larger than the %s limit", humanBytes(int64(len(data))), humanBytes(lim.MaxFileSize))}}
 	}
@@ -111,7 +121,7 @@ func Decode(u Unit, data []byte, lim Limits, fn func(*k8s.Object)) []InputError 
 		}
 		root := doc.Content[0]
 		c := converter{maxDepth: lim.MaxDepth, aliasBudget: lim.MaxAliasNodes}
-		v, err := c.convert(root, 0, false)
+		v, err := c.convertTop(root, needBody)
 		if err != nil {
 			errs = append(errs, InputError{File: u.File, Line: root.Line, Message: err.Error()})
 			continue
@@ -294,6 +304,85 @@ func nestingLine(data []byte, max int) int {
 		prev = b
 	}
 	return 0
+}
+
+// convertTop converts a document's root; when needBody rejects the
+// object's kind, it converts apiVersion, kind and metadata and only measures
+// the rest.
+func (c *converter) convertTop(root *yaml.Node, needBody func(apiVersion, kind string) bool) (any, error) {
+	if needBody == nil || root.Kind != yaml.MappingNode {
+		return c.convert(root, 0, false)
+	}
+	var apiVersion, kind string
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if v.Kind != yaml.ScalarNode {
+			continue
+		}
+		switch k.Value {
+		case "apiVersion":
+			apiVersion = v.Value
+		case "kind":
+			kind = v.Value
+		}
+	}
+	if kind == "" || strings.HasSuffix(kind, "List") || needBody(apiVersion, kind) {
+		return c.convert(root, 0, false)
+	}
+	m := make(map[string]any, 3)
+	memo := map[*yaml.Node]int{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		switch k.Value {
+		case "apiVersion", "kind", "metadata":
+			val, err := c.convert(v, 1, false)
+			if err != nil {
+				return nil, err
+			}
+			m[k.Value] = val
+		default:
+			if _, err := c.measure(v, 1, memo); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return m, nil
+}
+
+// measure returns how many nodes n expands to, enforcing the same depth
+// and alias limits as convert without building anything. Alias targets are
+// measured once.
+func (c *converter) measure(n *yaml.Node, depth int, memo map[*yaml.Node]int) (int, error) {
+	if depth > c.maxDepth {
+		return 0, fmt.Errorf("nesting deeper than %d levels", c.maxDepth)
+	}
+	if n.Kind == yaml.AliasNode {
+		if n.Alias == nil {
+			return 1, nil
+		}
+		size, ok := memo[n.Alias]
+		if !ok {
+			var err error
+			if size, err = c.measure(n.Alias, depth+1, memo); err != nil {
+				return 0, err
+			}
+			memo[n.Alias] = size
+		}
+		c.aliasBudget -= size
+		if c.aliasBudget < 0 {
+			return 0, errAliasBomb
+		}
+		return size, nil
+	}
+	total := 1
+	for _, ch := range n.Content {
+		size, err := c.measure(ch, depth+1, memo)
+		if err != nil {
+			return 0, err
+		}
+		total += size
+	}
+	return total, nil
 }
 
 var errAliasBomb = errors.New("document expands YAML aliases beyond the limit (possible YAML bomb)")

@@ -162,3 +162,26 @@ func aliasBomb() string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestDecodeWithSkipsBodies(t *testing.T) {
+	crd := "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: big\n  namespace: default\nspec:\n  versions: [{name: v1}]\n"
+	needBody := func(_, kind string) bool { return kind != "CustomResourceDefinition" }
+	var got []*k8s.Object
+	errs := DecodeWith(Unit{File: "c.yaml"}, []byte(crd+"---\n"+strings.Replace(crd, "CustomResourceDefinition", "Pod", 1)), DefaultLimits, needBody, func(o *k8s.Object) { got = append(got, o) })
+	if len(errs) != 0 || len(got) != 2 {
+		t.Fatalf("errs %v, objects %d", errs, len(got))
+	}
+	if k8s.Has(got[0].Content, "spec") || got[0].Namespace() != "default" || got[0].Name() != "big" {
+		t.Errorf("skipped object = %v, want metadata without spec", got[0].Content)
+	}
+	if !k8s.Has(got[1].Content, "spec") {
+		t.Errorf("needed object lost its spec: %v", got[1].Content)
+	}
+	// Hostile input in a skipped body is still reported.
+	bomb := "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: b}\n" + strings.TrimPrefix(aliasBomb(), "a:")
+	bomb = strings.Replace(bomb, " &a [", "spec: &a [", 1)
+	errs = DecodeWith(Unit{File: "b.yaml"}, []byte(bomb), DefaultLimits, needBody, func(*k8s.Object) {})
+	if len(errs) != 1 || !strings.Contains(errs[0].Message, "YAML bomb") {
+		t.Errorf("bomb in skipped body: errs = %v", errs)
+	}
+}

@@ -72,7 +72,7 @@ type ControlResult struct {
 	// Excepted counts the objects whose findings were all excepted.
 	Excepted int `json:"excepted"`
 	// Objects lists the IDs (indexes into Result.Objects) of evaluated objects.
-	Objects []int `json:"-"`
+	Objects []int32 `json:"-"`
 }
 
 // Passed counts the evaluated objects with no failing or excepted finding.

@@ -91,12 +91,12 @@ func (Writer) Write(w io.Writer, r *report.Result, _ report.Options) error {
 	}
 	doc := testsuites{Name: "rampart"}
 	seen := map[string]bool{}
-	addSuite := func(id, title, sev string, objects []int) {
+	addSuite := func(id, title, sev string, objects []int32) {
 		seen[id] = true
 		ts := testsuite{Name: id, Properties: []property{{Name: "title", Value: title}, {Name: "severity", Value: sev}}}
 		used := map[string]bool{}
 		for _, oi := range objects {
-			if oi < 0 || oi >= len(r.Objects) {
+			if oi < 0 || int(oi) >= len(r.Objects) {
 				continue
 			}
 			o := r.Objects[oi]

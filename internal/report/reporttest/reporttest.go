@@ -259,7 +259,7 @@ func serviceWithoutPods() *control.Control {
 		},
 		Cross: func(cc *control.CrossContext) {
 			for _, svc := range cc.Inv.Kind("Service") {
-				sel := k8s.StringMap(k8s.Map(svc.Content, "spec"), "selector")
+				sel := k8s.StringMap(k8s.Map(svc.Content(), "spec"), "selector")
 				if len(sel) == 0 {
 					continue
 				}
@@ -317,12 +317,12 @@ func Handmade() *report.Result {
 			{File: "(control ctl-cross)", Message: "cross-object evaluation failed: boom"},
 		},
 		Controls: []report.ControlResult{
-			{ID: "ctl-critical", Title: "Critical <thing>", Severity: "critical", Evaluated: 2, Failed: 1, Objects: []int{0, 1}},
-			{ID: "ctl-high", Title: "High", Severity: "high", Evaluated: 1, Failed: 1, Objects: []int{1}},
-			{ID: "ctl-medium", Title: "Medium", Severity: "medium", Evaluated: 1, Objects: []int{1}},
-			{ID: "ctl-low", Title: "Low", Severity: "low", Evaluated: 1, Excepted: 1, Objects: []int{2}},
-			{ID: "ctl-info", Title: "Info", Severity: "info", Evaluated: 1, Objects: []int{0}},
-			{ID: "ctl-unused", Title: "Evaluated nothing", Severity: "low", Objects: []int{}},
+			{ID: "ctl-critical", Title: "Critical <thing>", Severity: "critical", Evaluated: 2, Failed: 1, Objects: []int32{0, 1}},
+			{ID: "ctl-high", Title: "High", Severity: "high", Evaluated: 1, Failed: 1, Objects: []int32{1}},
+			{ID: "ctl-medium", Title: "Medium", Severity: "medium", Evaluated: 1, Objects: []int32{1}},
+			{ID: "ctl-low", Title: "Low", Severity: "low", Evaluated: 1, Excepted: 1, Objects: []int32{2}},
+			{ID: "ctl-info", Title: "Info", Severity: "info", Evaluated: 1, Objects: []int32{0}},
+			{ID: "ctl-unused", Title: "Evaluated nothing", Severity: "low", Objects: []int32{}},
 		},
 		Frameworks: []report.FrameworkScore{
 			{ID: "fw-a", Name: "Framework <A>", Version: "1", Score: 33.3, Controls: 3, Passed: 1, Failed: 2, Items: []report.FrameworkItem{

@@ -180,8 +180,8 @@ func dashboardExposed(cc *control.CrossContext) {
 		}
 	}
 	// selects returns the dashboard workload a Service selects, if any.
-	selects := func(svc *k8s.Entry) (k8s.Ref, bool) {
-		sel := k8s.StringMap(k8s.Map(svc.Content, "spec"), "selector")
+	selects := func(svc *k8s.Entry, content map[string]any) (k8s.Ref, bool) {
+		sel := k8s.StringMap(k8s.Map(content, "spec"), "selector")
 		for _, w := range dash[namespaceOf(svc.Ref)] {
 			if k8s.MatchSelectorMap(sel, w.labels) {
 				return w.ref, true
@@ -194,12 +194,16 @@ func dashboardExposed(cc *control.CrossContext) {
 	dashSvc := map[[2]string]bool{}
 	for _, svc := range cc.Inv.Kind("Service") {
 		cc.Evaluate(svc)
-		ref, isDash := selects(svc)
+		if len(dash[namespaceOf(svc.Ref)]) == 0 && svc.Ref.Name != dashboardName {
+			continue // nothing here it could expose: skip decoding it
+		}
+		content := svc.Content()
+		ref, isDash := selects(svc, content)
 		if !isDash && svc.Ref.Name != dashboardName {
 			continue
 		}
 		dashSvc[[2]string{namespaceOf(svc.Ref), svc.Ref.Name}] = true
-		if path, why, ok := externalType(svc.Content); ok {
+		if path, why, ok := externalType(content); ok {
 			what := "the Kubernetes Dashboard (" + ref.Kind + " " + ref.Name + ")"
 			if !isDash {
 				what = "what its name says is the Kubernetes Dashboard"
@@ -210,7 +214,7 @@ func dashboardExposed(cc *control.CrossContext) {
 	for _, ing := range cc.Inv.Kind("Ingress") {
 		cc.Evaluate(ing)
 		ns := namespaceOf(ing.Ref)
-		for _, b := range ingressBackends(ing.Content) {
+		for _, b := range ingressBackends(ing.Content()) {
 			if b.service == dashboardName || dashSvc[[2]string{ns, b.service}] {
 				cc.Fail(ing, control.Violation{Path: b.path, Message: "Ingress routes to the Kubernetes Dashboard Service " + b.service})
 			}

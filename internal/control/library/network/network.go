@@ -9,7 +9,10 @@ package network
 
 import (
 	_ "embed"
+	"encoding/json"
+	"fmt"
 	"net/netip"
+	"sort"
 	"strings"
 
 	"github.com/rampart-dev/rampart/internal/control"
@@ -71,11 +74,13 @@ type ingressPolicy struct {
 // are skipped. Objects without a namespace form their own bucket.
 func missingPolicy(cc *control.CrossContext) {
 	byNS := map[string][]ingressPolicy{}
+	seen := map[string]bool{}
 	for _, e := range cc.Inv.Kind("NetworkPolicy") {
-		if e.Content == nil || !strings.HasPrefix(k8s.Str(e.Content, "apiVersion"), Group+"/") {
+		content := e.Content()
+		if content == nil || !strings.HasPrefix(k8s.Str(content, "apiVersion"), Group+"/") {
 			continue
 		}
-		spec := k8s.Map(e.Content, "spec")
+		spec := k8s.Map(content, "spec")
 		if in, _ := PolicyTypes(spec); !in {
 			continue
 		}
@@ -85,19 +90,30 @@ func missingPolicy(cc *control.CrossContext) {
 			// the same as {} to the API server's defaulting of an empty struct.
 			sel = map[string]any{}
 		}
+		key := selectorKey(sel)
+		if seen[e.Ref.Namespace+"\x00"+key] {
+			continue // an identical selector in the namespace decides the same
+		}
+		seen[e.Ref.Namespace+"\x00"+key] = true
 		byNS[e.Ref.Namespace] = append(byNS[e.Ref.Namespace], ingressPolicy{selector: sel})
 	}
+	// Workloads with the same labels in a namespace share the verdict.
+	verdicts := map[string]bool{}
 	for _, e := range cc.Inv.Workloads() {
 		if e.Ref.Kind == "PodTemplate" {
 			continue
 		}
 		cc.Evaluate(e)
-		covered := false
-		for _, p := range byNS[e.Ref.Namespace] {
-			if k8s.MatchLabelSelector(p.selector, e.Pod.Labels) {
-				covered = true
-				break
+		vkey := e.Ref.Namespace + "\x00" + labelsKey(e.Pod.Labels)
+		covered, known := verdicts[vkey]
+		if !known {
+			for _, p := range byNS[e.Ref.Namespace] {
+				if k8s.MatchLabelSelector(p.selector, e.Pod.Labels) {
+					covered = true
+					break
+				}
 			}
+			verdicts[vkey] = covered
 		}
 		if covered {
 			continue
@@ -112,6 +128,33 @@ func missingPolicy(cc *control.CrossContext) {
 		}
 		cc.Fail(e, control.Violation{Path: e.Pod.MetaPath + ".labels", Message: msg})
 	}
+}
+
+// labelsKey renders a label set canonically.
+func labelsKey(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(labels[k])
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// selectorKey renders a label selector canonically (encoding/json sorts
+// map keys); selectors that do not encode get a unique key.
+func selectorKey(sel map[string]any) string {
+	b, err := json.Marshal(sel)
+	if err != nil {
+		return fmt.Sprintf("%p", sel)
+	}
+	return string(b)
 }
 
 // allowAll flags ingress and egress rules that allow traffic from or to

@@ -71,9 +71,10 @@ func logic() []*control.Control {
 		podControl("hardcoded-secret-in-env", hardcodedSecretInEnv),
 		podControl("secret-in-env-var", secretInEnvVar),
 		{
-			Metadata: control.Metadata{ID: "default-namespace"},
-			Match:    func(o *k8s.Object) bool { return !k8s.IsClusterScoped(o.Kind()) },
-			Check:    defaultNamespace,
+			Metadata:     control.Metadata{ID: "default-namespace"},
+			Match:        func(o *k8s.Object) bool { return !k8s.IsClusterScoped(o.Kind()) },
+			Check:        defaultNamespace,
+			MetadataOnly: true,
 		},
 	}
 }
