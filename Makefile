@@ -4,16 +4,22 @@ BIN       ?= bin/rampart
 PKGS      ?= ./...
 GOLANGCI  ?= golangci-lint
 
-.PHONY: all build test test-short lint generate bench fuzz clean
+.PHONY: all build test test-short testenv lint generate bench fuzz clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/rampart
 
+## testenv: build the real kube-apiserver and etcd for integration tests (cached in .cache/testenv).
+testenv:
+	scripts/testenv.sh
+
 ## test: every test, with the race detector (the README's test command runs this).
+## Integration tests run against a real kube-apiserver and etcd (see testenv).
 test:
-	$(GO) test -race -covermode=atomic -timeout 30m $(PKGS)
+	@d="$${KUBEBUILDER_ASSETS:-$$(scripts/testenv.sh | tail -n1)}"; test -n "$$d" || { echo "scripts/testenv.sh failed"; exit 1; }; \
+	KUBEBUILDER_ASSETS="$$d" $(GO) test -race -covermode=atomic -timeout 30m $(PKGS)
 
 test-short:
 	$(GO) test -short $(PKGS)

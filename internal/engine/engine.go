@@ -292,8 +292,6 @@ func (c *chunks) add(p pending) {
 	c.n++
 }
 
-func (c *chunks) at(i int32) *pending { return &c.list[i/chunkSize][i%chunkSize] }
-
 // addFinding applies exceptions and records the finding. s.mu is held.
 func (s *Session) addFinding(ci int, e *k8s.Entry, ignores map[string]bool, v control.Violation, file string, line int, st control.Status) {
 	c := s.e.controls[ci]

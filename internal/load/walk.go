@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -53,7 +54,6 @@ type walker struct {
 	files   []string
 	roots   []root
 	visited map[string]bool
-	under   []string // directories whose files belong to a root
 }
 
 // Walk expands paths (files, directories walked recursively, "-" for stdin)
@@ -203,10 +203,7 @@ func (w *walker) dir(top string) {
 // describeFSError shortens an fs error to its cause.
 func describeFSError(err error) string {
 	var pe *fs.PathError
-	if e, ok := err.(*fs.PathError); ok {
-		pe = e
-	}
-	if pe != nil {
+	if errors.As(err, &pe) {
 		return pe.Op + ": " + pe.Err.Error()
 	}
 	return oneLine(err.Error())

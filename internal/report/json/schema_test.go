@@ -97,22 +97,22 @@ func TestSchemaRejects(t *testing.T) {
 	base := string(render(t, reporttest.Scan(t, reporttest.Dir())))
 	tests := []struct {
 		name      string
-		old, new_ string
+		old, repl string
 	}{
-		{name: "unknown status", old: `"status": "excepted"`, new_: `"status": "ignored"`},
-		{name: "unknown severity", old: `"severity": "critical"`, new_: `"severity": "urgent"`},
-		{name: "unknown field", old: `"schemaVersion": "1"`, new_: `"schemaVersion": "1", "extra": true`},
-		{name: "wrong schema version", old: `"schemaVersion": "1"`, new_: `"schemaVersion": "2"`},
-		{name: "line zero", old: `"line": 22`, new_: `"line": 0`},
-		{name: "null findings", old: `"findings": [`, new_: `"findings": null, "x": [`},
-		{name: "bad exception source", old: `"source": "annotation"`, new_: `"source": "cli"`},
+		{name: "unknown status", old: `"status": "excepted"`, repl: `"status": "ignored"`},
+		{name: "unknown severity", old: `"severity": "critical"`, repl: `"severity": "urgent"`},
+		{name: "unknown field", old: `"schemaVersion": "1"`, repl: `"schemaVersion": "1", "extra": true`},
+		{name: "wrong schema version", old: `"schemaVersion": "1"`, repl: `"schemaVersion": "2"`},
+		{name: "line zero", old: `"line": 22`, repl: `"line": 0`},
+		{name: "null findings", old: `"findings": [`, repl: `"findings": null, "x": [`},
+		{name: "bad exception source", old: `"source": "annotation"`, repl: `"source": "cli"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(base, tc.old) {
 				t.Fatalf("fixture output lacks %q", tc.old)
 			}
-			doc := strings.Replace(base, tc.old, tc.new_, 1)
+			doc := strings.Replace(base, tc.old, tc.repl, 1)
 			inst, err := jsonschema.UnmarshalJSON(strings.NewReader(doc))
 			if err != nil {
 				t.Fatal(err)

@@ -167,8 +167,9 @@ func (p *printer) wrapped(prefix, indent, text, code string) {
 }
 
 func (p *printer) line(s string) {
-	p.w.WriteString(s)
-	p.w.WriteByte('\n')
+	// A bufio.Writer keeps its first error and Write returns it from Flush.
+	_, _ = p.w.WriteString(s)
+	_ = p.w.WriteByte('\n')
 }
 
 func (p *printer) summary(r *report.Result) {

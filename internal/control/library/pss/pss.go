@@ -264,7 +264,7 @@ func runAsRoot(c *control.Context, ps k8s.PodSpec) {
 		switch {
 		case ok && !v:
 			c.Failf(containerPath(ps, field, i)+".securityContext.runAsNonRoot", name, "container %q sets runAsNonRoot: false", name)
-		case !ok && !(podSet && podNonRoot):
+		case !ok && (!podSet || !podNonRoot):
 			c.Failf(containerPath(ps, field, i)+".securityContext", name, "container %q may run as root: neither it nor the pod sets runAsNonRoot: true", name)
 		}
 	})

@@ -115,7 +115,7 @@ func classifyName(name string) nameStrength {
 	return strength
 }
 
-func isNameSep(r rune) bool { return !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') }
+func isNameSep(r rune) bool { return (r < 'A' || r > 'Z') && (r < '0' || r > '9') }
 
 func hasKeyCompound(tok string) bool {
 	for _, k := range keyCompounds {
