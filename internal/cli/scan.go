@@ -74,7 +74,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 	f.StringArrayVarP(&o.Values, "values", "f", nil, "Helm values file (repeatable)")
 	f.StringArrayVar(&o.Set, "set", nil, "Helm value override key=value (repeatable)")
 	f.StringVar(&o.ReleaseName, "release-name", "rampart-scan", "Helm release name")
-	f.StringVarP(&o.Namespace, "namespace", "n", "default", "Helm release namespace")
+	f.StringVarP(&o.Namespace, "namespace", "n", "", "Helm release namespace, also given to chart objects without one (templates see \"default\" when unset)")
 	f.Int64Var(&o.MaxFileSize, "max-file-size", load.DefaultLimits.MaxFileSize, "largest input file accepted, in bytes")
 	f.BoolVar(&o.NoColor, "no-color", false, "never colour table output")
 	return cmd

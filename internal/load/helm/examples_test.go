@@ -47,11 +47,12 @@ func TestCLIHelmExample(t *testing.T) {
 		wantNotFail []string
 	}{
 		{
-			name:       "defaults",
-			args:       nil,
-			wantNS:     "default",
-			wantObject: "rampart-scan-demo",
-			wantFail:   []string{"privileged-container", "host-path-volume", "image-tag-latest", "hardcoded-secret-in-env", "service-exposed-externally"},
+			name:        "defaults",
+			args:        nil,
+			wantNS:      "",
+			wantObject:  "rampart-scan-demo",
+			wantFail:    []string{"privileged-container", "host-path-volume", "image-tag-latest", "hardcoded-secret-in-env", "service-exposed-externally"},
+			wantNotFail: []string{"default-namespace"},
 		},
 		{
 			name:        "namespace, release name and hardened values",
@@ -64,7 +65,7 @@ func TestCLIHelmExample(t *testing.T) {
 		{
 			name:        "--set",
 			args:        []string{"--set", "privileged=false,hostPath.enabled=false"},
-			wantNS:      "default",
+			wantNS:      "",
 			wantObject:  "rampart-scan-demo",
 			wantFail:    []string{"image-tag-latest"},
 			wantNotFail: []string{"privileged-container", "host-path-volume"},

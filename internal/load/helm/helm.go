@@ -8,6 +8,7 @@
 package helm
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -42,7 +43,9 @@ type Options struct {
 	// ReleaseName is .Release.Name; DefaultReleaseName when empty.
 	ReleaseName string
 	// Namespace is .Release.Namespace and the namespace given to namespaced
-	// objects that do not set one; "default" when empty.
+	// objects that do not set one. When empty, templates see "default" (as
+	// with helm template) but objects are left without a namespace: where
+	// they land is decided at install time, not by the chart.
 	Namespace string
 }
 
@@ -55,9 +58,6 @@ type Renderer struct {
 func New(opts Options) *Renderer {
 	if opts.ReleaseName == "" {
 		opts.ReleaseName = DefaultReleaseName
-	}
-	if opts.Namespace == "" {
-		opts.Namespace = "default"
 	}
 	return &Renderer{opts: opts}
 }
@@ -99,7 +99,7 @@ func (r *Renderer) Render(ctx context.Context, dir string) ([]load.Unit, []strin
 	}
 	top, err := chartutil.ToRenderValues(chrt, vals, chartutil.ReleaseOptions{
 		Name:      r.opts.ReleaseName,
-		Namespace: r.opts.Namespace,
+		Namespace: cmp.Or(r.opts.Namespace, "default"),
 		Revision:  1,
 		IsInstall: true,
 	}, nil)

@@ -67,14 +67,15 @@ func TestRenderValuesAndNamespace(t *testing.T) {
 		name      string
 		opts      Options
 		wantImage string
-		wantNS    string
+		wantNS    string // the objects' namespace
+		wantRelNS string // .Release.Namespace as templates see it
 		wantName  string
 		wantPort  int64
 	}{
-		{name: "chart defaults", opts: Options{}, wantImage: "example.com/app:1.0", wantNS: "default", wantName: "rampart-scan-app", wantPort: 8080},
-		{name: "values file", opts: Options{ValueFiles: []string{"testdata/override.yaml"}}, wantImage: "example.com/app:2.0", wantNS: "default", wantName: "rampart-scan-app", wantPort: 8080},
-		{name: "set overrides values file", opts: Options{ValueFiles: []string{"testdata/override.yaml"}, Set: []string{"image.tag=3.0,image.repository=other.io/x", "sub.port=9090"}}, wantImage: "other.io/x:3.0", wantNS: "default", wantName: "rampart-scan-app", wantPort: 9090},
-		{name: "release name and namespace", opts: Options{ReleaseName: "rel", Namespace: "team-a"}, wantImage: "example.com/app:1.0", wantNS: "team-a", wantName: "rel-app", wantPort: 8080},
+		{name: "chart defaults", opts: Options{}, wantImage: "example.com/app:1.0", wantNS: "", wantRelNS: "default", wantName: "rampart-scan-app", wantPort: 8080},
+		{name: "values file", opts: Options{ValueFiles: []string{"testdata/override.yaml"}}, wantImage: "example.com/app:2.0", wantNS: "", wantRelNS: "default", wantName: "rampart-scan-app", wantPort: 8080},
+		{name: "set overrides values file", opts: Options{ValueFiles: []string{"testdata/override.yaml"}, Set: []string{"image.tag=3.0,image.repository=other.io/x", "sub.port=9090"}}, wantImage: "other.io/x:3.0", wantNS: "", wantRelNS: "default", wantName: "rampart-scan-app", wantPort: 9090},
+		{name: "release name and namespace", opts: Options{ReleaseName: "rel", Namespace: "team-a"}, wantImage: "example.com/app:1.0", wantNS: "team-a", wantRelNS: "team-a", wantName: "rel-app", wantPort: 8080},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -100,7 +101,7 @@ func TestRenderValuesAndNamespace(t *testing.T) {
 			if d.ns != tt.wantNS || d.name != tt.wantName {
 				t.Errorf("Deployment = %s/%s, want %s/%s", d.ns, d.name, tt.wantNS, tt.wantName)
 			}
-			if cm := find(objs, "ConfigMap"); cm == nil || cm.ns != "explicit" || k8s.StringMap(cm.obj.Content, "data")["namespace"] != tt.wantNS {
+			if cm := find(objs, "ConfigMap"); cm == nil || cm.ns != "explicit" || k8s.StringMap(cm.obj.Content, "data")["namespace"] != tt.wantRelNS {
 				t.Errorf("ConfigMap keeps its own namespace and sees .Release.Namespace: %+v", cm)
 			}
 			if cr := find(objs, "ClusterRole"); cr == nil || cr.ns != "" {
