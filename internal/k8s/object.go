@@ -54,6 +54,29 @@ type Object struct {
 	// patches are documents of other files that changed the object
 	// (Kustomize patches), most recent last; Locate prefers them.
 	patches []Patch
+	// lineMap translates the node's lines (in rendered output) to lines of
+	// Source.File (the template); 0 means no counterpart.
+	lineMap func(int) int
+}
+
+// WithLineMap makes field lines go through m, which maps lines of the text
+// the node was parsed from to lines of Source.File (Helm templates). Lines
+// m maps to 0 fall back to the object's own line.
+func (o *Object) WithLineMap(m func(int) int) *Object {
+	o.lineMap = m
+	return o
+}
+
+// mapLine applies lineBase and lineMap to a node line.
+func (o *Object) mapLine(l int) int {
+	l += o.lineBase
+	if o.lineMap == nil {
+		return l
+	}
+	if m := o.lineMap(l); m > 0 {
+		return m
+	}
+	return o.Source.Line
 }
 
 // Patch is a document of another file that was merged into the object.
@@ -85,7 +108,7 @@ func (o *Object) WithNode(n *yaml.Node, base int) *Object {
 }
 
 // Release drops the YAML nodes so the object no longer pins parse trees.
-func (o *Object) Release() { o.node, o.patches = nil, nil }
+func (o *Object) Release() { o.node, o.patches, o.lineMap = nil, nil, nil }
 
 // Locate returns the file and line of the field at path: the most recent
 // patch that sets it, else the object's own file at the field or, when the
@@ -161,7 +184,7 @@ func (o *Object) Line(path string) int {
 		return o.Source.Line
 	}
 	if l := o.walk(o.node, splitPath(path), false); l > 0 {
-		return l + o.lineBase
+		return o.mapLine(l)
 	}
 	return o.Source.Line
 }
@@ -246,7 +269,7 @@ func (o *Object) LineExact(path string) int {
 		return 0
 	}
 	if l := o.walk(o.node, splitPath(path), true); l > 0 {
-		return l + o.lineBase
+		return o.mapLine(l)
 	}
 	return 0
 }

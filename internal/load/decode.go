@@ -64,6 +64,10 @@ type Unit struct {
 	// LineOf, when set, maps an object to its first line in File; renderers
 	// use it when Data's own lines do not match File's (Helm).
 	LineOf func(obj *k8s.Object) int
+	// MapLine, when set with LineOf, maps lines of Data to lines of File, so
+	// that findings point at the template line of the offending field; lines
+	// it maps to 0 fall back to the object's line (Helm).
+	MapLine func(line int) int
 	// NodeOf, when set, returns the YAML node of the object's document in
 	// File, so that field paths resolve to File's lines although the object
 	// was decoded from rendered Data (Kustomize). Fields that File lacks
@@ -177,7 +181,11 @@ func emitObject(u Unit, m map[string]any, node *yaml.Node, line int, fn func(*k8
 			obj.Source.Line = n.Line
 		}
 	case u.LineOf != nil:
-		obj.Release()
+		if u.MapLine != nil {
+			obj.WithLineMap(u.MapLine)
+		} else {
+			obj.Release()
+		}
 		if l := u.LineOf(obj); l > 0 {
 			obj.Source.Line = l
 		}

@@ -135,6 +135,7 @@ func (r *Renderer) Render(ctx context.Context, dir string) ([]load.Unit, []strin
 			DefaultNamespace: r.opts.Namespace,
 			Data:             []byte(out),
 			LineOf:           lineMapper(templates[k]),
+			MapLine:          alignLines(templates[k], out),
 		})
 	}
 	return units, consumed, nil
@@ -340,6 +341,83 @@ func lineMapper(src []byte) func(*k8s.Object) int {
 		}
 		return at + 1
 	}
+}
+
+// alignLines maps lines of a template's rendered output to lines of the
+// template source, for field-level findings. Going down both in step, a
+// rendered line matches the next template line with the same text (a
+// literal line), else the next one with the same key whose value is a
+// template action ("image: {{ .Values.image }}"); a search that fails ahead
+// looks back from there, for range loops. Lines with no counterpart (output
+// of include or toYaml) map to 0.
+func alignLines(src []byte, rendered string) func(int) int {
+	if src == nil {
+		return nil
+	}
+	tmpl := strings.Split(string(src), "\n")
+	type tline struct{ text, key string }
+	tl := make([]tline, len(tmpl))
+	for i, l := range tmpl {
+		t := strings.TrimSpace(l)
+		tl[i] = tline{text: t, key: yamlKey(t)}
+	}
+	// find looks at template lines from..to-1, forward, or backward when
+	// from > to (a range loop's body lies just behind).
+	find := func(text, key string, from, to int) int {
+		step := 1
+		if from > to {
+			step = -1
+		}
+		for i := from; i != to; i += step {
+			if !strings.Contains(tl[i].text, "{{") && tl[i].text == text {
+				return i
+			}
+		}
+		if key == "" {
+			return -1
+		}
+		for i := from; i != to; i += step {
+			if strings.Contains(tl[i].text, "{{") && tl[i].key == key {
+				return i
+			}
+		}
+		return -1
+	}
+	out := strings.Split(rendered, "\n")
+	m := make([]int, len(out)+1)
+	next := 0
+	for r, l := range out {
+		t := strings.TrimSpace(l)
+		if t == "" || t == "---" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		key := yamlKey(t)
+		i := find(t, key, next, min(next+200, len(tl)))
+		if i < 0 {
+			i = find(t, key, next-1, -1)
+		}
+		if i >= 0 {
+			m[r+1] = i + 1
+			next = i + 1
+		}
+	}
+	return func(line int) int {
+		if line <= 0 || line >= len(m) {
+			return 0
+		}
+		return m[line]
+	}
+}
+
+// yamlKey returns the mapping key a trimmed YAML line starts with ("- "
+// list markers removed), or "".
+func yamlKey(t string) string {
+	t = strings.TrimPrefix(t, "- ")
+	i := strings.Index(t, ":")
+	if i <= 0 || strings.ContainsAny(t[:i], " {}\"'") {
+		return ""
+	}
+	return t[:i]
 }
 
 // stripComments drops comment-only lines and document separators so that a

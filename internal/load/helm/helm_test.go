@@ -267,3 +267,25 @@ func TestIsRoot(t *testing.T) {
 		})
 	}
 }
+
+func TestAlignLines(t *testing.T) {
+	src := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}\n  labels:\n    {{- include \"labels\" . | nindent 4 }}\nspec:\n  containers:\n  {{- range .Values.containers }}\n    - name: {{ .name }}\n      image: {{ .image }}\n      securityContext:\n        privileged: true\n  {{- end }}\n"
+	rendered := "apiVersion: v1\nkind: Pod\nmetadata:\n  name: rel\n  labels:\n    app: x\n    tier: y\nspec:\n  containers:\n    - name: a\n      image: a:1\n      securityContext:\n        privileged: true\n    - name: b\n      image: b:1\n      securityContext:\n        privileged: true\n"
+	m := alignLines([]byte(src), rendered)
+	tests := []struct{ rendered, want int }{
+		{1, 1},   // literal line
+		{4, 4},   // key with a template action
+		{6, 0},   // output of include: no counterpart
+		{10, 10}, // first range iteration
+		{13, 13},
+		{14, 10}, // second iteration maps back into the loop body
+		{15, 11},
+		{17, 13},
+		{99, 0},
+	}
+	for _, tt := range tests {
+		if got := m(tt.rendered); got != tt.want {
+			t.Errorf("rendered line %d -> %d, want %d", tt.rendered, got, tt.want)
+		}
+	}
+}
