@@ -239,3 +239,73 @@ func TestStdin(t *testing.T) {
 		t.Errorf("stdin findings = %+v", r.Findings)
 	}
 }
+
+func TestConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "rampart.yaml")
+	config := `failOn: critical
+excludeControls: [missing-probes]
+settings:
+  allowedRegistries: [ghcr.io/acme]
+exceptions:
+  - controls: ["privileged-container"]
+    kinds: [Deployment]
+    namespaces: ["pay*"]
+    names: ["billing-*"]
+    reason: "setup container needs sysctls; tracked in SEC-42"
+    expires: "2999-01-01"
+  - controls: ["host-pid"]
+    names: ["debug-tools"]
+    reason: "expired exception"
+    expires: "2000-01-01"
+`
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, code, _ := scanJSON(t, "--config", cfg, "examples/insecure")
+	if code != 1 {
+		t.Errorf("exit code %d, want 1 (critical findings remain)", code)
+	}
+	var sawExcepted, sawExpired, sawRegistry bool
+	for _, f := range r.Findings {
+		switch {
+		case f.Control == "missing-probes":
+			t.Errorf("excluded control reported: %+v", f)
+		case f.Control == "privileged-container" && f.Object.Name == "billing-api":
+			sawExcepted = f.Status == "excepted" && f.Exception != nil && f.Exception.Source == "config" && f.Exception.Reason != ""
+		case f.Control == "host-pid" && f.Object.Name == "debug-tools":
+			sawExpired = f.Status == "fail" && f.Exception != nil && f.Exception.Expired
+		case f.Control == "untrusted-registry":
+			sawRegistry = true
+		}
+	}
+	if !sawExcepted || !sawExpired || !sawRegistry {
+		t.Errorf("excepted %v, expired exception reported again %v, untrusted-registry enabled by settings %v", sawExcepted, sawExpired, sawRegistry)
+	}
+	// The config's failOn applies: the hardened example has nothing critical.
+	if _, _, code := run(t, "scan", "--config", cfg, "examples/hardened"); code != 0 {
+		t.Errorf("hardened with config: exit %d, want 0", code)
+	}
+	if _, stderr, code := run(t, "scan", "--config", filepath.Join(dir, "missing.yaml"), "examples/hardened"); code != 2 || !strings.Contains(stderr, "missing.yaml") {
+		t.Errorf("missing config: exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestOutputFormatsFromCLI(t *testing.T) {
+	for _, format := range []string{"table", "json", "sarif", "junit", "html"} {
+		t.Run(format, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "report."+format)
+			_, stderr, code := run(t, "scan", "-o", format, "--output", out, "examples/insecure")
+			if code != 1 {
+				t.Fatalf("exit %d, stderr %s", code, stderr)
+			}
+			data, err := os.ReadFile(out)
+			if err != nil || len(data) == 0 {
+				t.Fatalf("report not written: %v", err)
+			}
+			if strings.Contains(string(data), "Xk9#mP2$vL7qR4@wZ8nT") {
+				t.Errorf("%s report leaks the hard-coded password", format)
+			}
+		})
+	}
+}
