@@ -100,21 +100,21 @@ func (e *Entry) Content() map[string]any {
 	if err := dec.Decode(&m); err != nil {
 		return nil
 	}
-	normalizeNumbers(m)
+	NormalizeNumbers(m)
 	return m
 }
 
-// normalizeNumbers turns json.Numbers into int64 or float64 in place, as
-// the YAML decoder produces them.
-func normalizeNumbers(v any) any {
+// NormalizeNumbers turns the json.Numbers of JSON decoded with UseNumber
+// into int64 or float64, in place, as the YAML decoder produces them.
+func NormalizeNumbers(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
-			x[k] = normalizeNumbers(e)
+			x[k] = NormalizeNumbers(e)
 		}
 	case []any:
 		for i, e := range x {
-			x[i] = normalizeNumbers(e)
+			x[i] = NormalizeNumbers(e)
 		}
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
