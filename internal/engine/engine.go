@@ -332,6 +332,8 @@ func (s *Session) materialize(objects []report.ObjectRecord, newID []int32) []re
 			p := &chunk[i]
 			c := s.e.controls[p.ctl]
 			e := &objects[newID[p.entry]]
+			src := e.Source // keeps Origin and the cluster fields
+			src.File, src.Line = cmp.Or(s.strs[p.file], e.Source.File), int(p.line)
 			out = append(out, report.Finding{
 				Control:     c.ID,
 				Title:       c.Title,
@@ -340,7 +342,7 @@ func (s *Session) materialize(objects []report.ObjectRecord, newID []int32) []re
 				Object:      e.Ref,
 				Container:   s.strs[p.container],
 				Path:        s.strs[p.path],
-				Source:      k8s.Source{File: cmp.Or(s.strs[p.file], e.Source.File), Line: int(p.line), Origin: e.Source.Origin},
+				Source:      src,
 				Message:     s.strs[p.message],
 				Remediation: c.Remediation,
 			})

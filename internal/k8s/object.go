@@ -17,6 +17,15 @@ type Source struct {
 	// Origin names the renderer that produced the object, such as
 	// "helm:chart/path" or "kustomize:overlay/path"; empty for plain files.
 	Origin string `json:"origin,omitempty"`
+	// Cluster names the kubeconfig context an object was read from by a
+	// cluster scan ("in-cluster" for a Pod's service account); empty for
+	// files. File is "cluster:<context>" then, and Line is 0.
+	Cluster string `json:"cluster,omitempty"`
+	// Server is the API server URL of a cluster scan.
+	Server string `json:"server,omitempty"`
+	// ResourceVersion is metadata.resourceVersion of an object read from a
+	// cluster: the version the findings are about.
+	ResourceVersion string `json:"resourceVersion,omitempty"`
 }
 
 // Ref identifies an object.

@@ -369,10 +369,12 @@ func findingLocation(f report.Finding, base string) location {
 	return loc
 }
 
-// physical returns the physical location of file:line, or nil for stdin
-// and pseudo-files such as "(control id)".
+// physical returns the physical location of file:line, or nil for stdin,
+// pseudo-files such as "(control id)" and objects or endpoints of a cluster
+// scan ("cluster:<context>", "https://server/..."): those have only their
+// logical location.
 func physical(file string, line int, base string) *physicalLocation {
-	if file == "" || file == "-" || strings.HasPrefix(file, "(") {
+	if file == "" || file == "-" || strings.HasPrefix(file, "(") || strings.HasPrefix(file, "cluster:") || strings.Contains(file, "://") {
 		return nil
 	}
 	uri, baseID := artifactURI(file, base)
