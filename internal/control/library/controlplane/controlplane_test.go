@@ -5,37 +5,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/control/controltest"
 	"github.com/rampart-dev/rampart/internal/k8s"
-	"github.com/rampart-dev/rampart/internal/load"
 )
-
-func controlByID(t *testing.T, id string) *control.Control {
-	t.Helper()
-	cs, err := Controls()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		if c.ID == id {
-			return c
-		}
-	}
-	t.Fatalf("no control %s", id)
-	return nil
-}
-
-func decode(t *testing.T, doc string) *k8s.Object {
-	t.Helper()
-	var objs []*k8s.Object
-	if errs := load.Decode(load.Unit{File: "test.yaml"}, []byte(doc), load.DefaultLimits, func(o *k8s.Object) { objs = append(objs, o) }); len(errs) > 0 {
-		t.Fatalf("decode: %v", errs)
-	}
-	if len(objs) != 1 {
-		t.Fatalf("want 1 object, got %d", len(objs))
-	}
-	return objs[0]
-}
 
 // staticPod renders a kube-system Pod whose only container has the given
 // YAML body (indented under the container's list item).
@@ -51,26 +23,6 @@ func cmd(words ...string) string {
 		b.WriteString("    - " + w + "\n")
 	}
 	return b.String()
-}
-
-// evaluate evaluates control id on doc and returns "path" of every violation, or
-// nil when the control did not apply.
-func evaluate(t *testing.T, id, doc string) (applied bool, paths []string) {
-	t.Helper()
-	c := controlByID(t, id)
-	obj := decode(t, doc)
-	if !c.Applies(obj) {
-		return false, nil
-	}
-	ctx := &control.Context{Obj: obj, Settings: &control.Settings{}}
-	c.Check(ctx)
-	for _, v := range ctx.Violations {
-		if v.Message == "" {
-			t.Errorf("violation without message at %s", v.Path)
-		}
-		paths = append(paths, v.Path)
-	}
-	return true, paths
 }
 
 var secureAPI = []string{
@@ -189,13 +141,7 @@ func TestControlPlaneControls(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			applied, got := evaluate(t, tt.id, tt.doc)
-			if applied != tt.applied {
-				t.Fatalf("applied = %v, want %v", applied, tt.applied)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("violation paths = %q, want %q", got, tt.want)
-			}
+			controltest.ExpectCheck(t, Controls, tt.id, tt.doc, tt.applied, tt.want)
 		})
 	}
 }
@@ -213,7 +159,7 @@ func TestControlPlaneDeployment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			applied, got := evaluate(t, tt.id, doc)
+			applied, got := controltest.CheckDoc(t, Controls, tt.id, doc)
 			if !applied || !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("applied=%v paths=%q, want %q", applied, got, tt.want)
 			}

@@ -4,58 +4,8 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/rampart-dev/rampart/internal/control"
-	"github.com/rampart-dev/rampart/internal/k8s"
-	"github.com/rampart-dev/rampart/internal/load"
+	"github.com/rampart-dev/rampart/internal/control/controltest"
 )
-
-func controlByID(t *testing.T, id string) *control.Control {
-	t.Helper()
-	cs, err := Controls()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		if c.ID == id {
-			return c
-		}
-	}
-	t.Fatalf("no control %s", id)
-	return nil
-}
-
-func decode(t *testing.T, doc string) []*k8s.Object {
-	t.Helper()
-	var objs []*k8s.Object
-	if errs := load.Decode(load.Unit{File: "test.yaml"}, []byte(doc), load.DefaultLimits, func(o *k8s.Object) { objs = append(objs, o) }); len(errs) > 0 {
-		t.Fatalf("decode: %v", errs)
-	}
-	return objs
-}
-
-// check runs a per-object control on a one-object document and returns
-// whether it applied and the paths of its violations.
-func check(t *testing.T, id, doc string) (bool, []string) {
-	t.Helper()
-	c := controlByID(t, id)
-	objs := decode(t, doc)
-	if len(objs) != 1 {
-		t.Fatalf("want 1 object, got %d", len(objs))
-	}
-	if !c.Applies(objs[0]) {
-		return false, nil
-	}
-	ctx := &control.Context{Obj: objs[0], Settings: &control.Settings{}}
-	c.Check(ctx)
-	var paths []string
-	for _, v := range ctx.Violations {
-		if v.Message == "" {
-			t.Errorf("violation without message at %s", v.Path)
-		}
-		paths = append(paths, v.Path)
-	}
-	return true, paths
-}
 
 func deployment(name, ns, image, args string) string {
 	return "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: " + name + ", namespace: " + ns + "}\nspec:\n  template:\n    metadata:\n      labels: {k8s-app: " + name + "}\n    spec:\n      containers:\n      - name: main\n        image: " + image + "\n" + args
@@ -105,13 +55,7 @@ func TestPerObjectControls(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			applied, got := check(t, tt.id, tt.doc)
-			if applied != tt.applied {
-				t.Fatalf("applied = %v, want %v", applied, tt.applied)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("violation paths = %q, want %q", got, tt.want)
-			}
+			controltest.ExpectCheck(t, Controls, tt.id, tt.doc, tt.applied, tt.want)
 		})
 	}
 }
@@ -142,24 +86,14 @@ func TestDashboardExposed(t *testing.T) {
 		{"Ingress to dashboard Service in other namespace", dash + svc("ui", "kd", "ClusterIP", "{k8s-app: kubernetes-dashboard}") + ing("web", "{service: {name: ui, port: {number: 443}}}"), 2, nil},
 		{"Ingress to unrelated Service", dash + ing("kd", "{service: {name: web, port: {number: 80}}}"), 1, nil},
 	}
-	c := controlByID(t, "dashboard-exposed")
+	c := controltest.ByID(t, Controls, "dashboard-exposed")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := k8s.NewInventory()
-			for _, o := range decode(t, tt.doc) {
-				inv.Add(k8s.EntryFor(o))
-			}
-			cc := &control.CrossContext{Inv: inv, Settings: &control.Settings{}}
-			c.Cross(cc)
+			cc := controltest.Cross(t, c, controltest.Decode(t, tt.doc))
 			if len(cc.Evaluated) != tt.evaluated {
 				t.Errorf("evaluated %d entries, want %d", len(cc.Evaluated), tt.evaluated)
 			}
-			var got []string
-			for _, e := range cc.Evaluated {
-				for _, v := range cc.Violations[e.ID] {
-					got = append(got, e.Ref.Kind+"/"+e.Ref.Name+" "+v.Path)
-				}
-			}
+			got := controltest.CrossFindings(cc, cc.Evaluated)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("violations = %q, want %q", got, tt.want)
 			}

@@ -5,34 +5,8 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/rampart-dev/rampart/internal/control"
-	"github.com/rampart-dev/rampart/internal/k8s"
-	"github.com/rampart-dev/rampart/internal/load"
+	"github.com/rampart-dev/rampart/internal/control/controltest"
 )
-
-func controlByID(t *testing.T, id string) *control.Control {
-	t.Helper()
-	cs, err := Controls()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		if c.ID == id {
-			return c
-		}
-	}
-	t.Fatalf("no control %s", id)
-	return nil
-}
-
-func decode(t *testing.T, doc string) []*k8s.Object {
-	t.Helper()
-	var objs []*k8s.Object
-	if errs := load.Decode(load.Unit{File: "test.yaml"}, []byte(doc), load.DefaultLimits, func(o *k8s.Object) { objs = append(objs, o) }); len(errs) > 0 {
-		t.Fatalf("decode: %v", errs)
-	}
-	return objs
-}
 
 const deploy = `apiVersion: apps/v1
 kind: Deployment
@@ -76,24 +50,14 @@ func TestMissingNetworkPolicy(t *testing.T) {
 		{"two workloads, one covered", deploy + "---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: job, namespace: shop}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        metadata: {labels: {app: job}}\n        spec: {containers: [{name: c, image: x}]}\n" + policy("shop", "  podSelector: {matchLabels: {app: api}}\n"),
 			2, []string{"CronJob/job spec.jobTemplate.spec.template.metadata.labels"}},
 	}
-	ctl := controlByID(t, "missing-network-policy")
+	ctl := controltest.ByID(t, Controls, "missing-network-policy")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			inv := k8s.NewInventory()
-			for _, o := range decode(t, tt.doc) {
-				inv.Add(k8s.EntryFor(o))
-			}
-			cc := &control.CrossContext{Inv: inv, Settings: &control.Settings{}}
-			ctl.Cross(cc)
+			cc := controltest.Cross(t, ctl, controltest.Decode(t, tt.doc))
 			if len(cc.Evaluated) != tt.evaluated {
 				t.Errorf("evaluated %d entries, want %d", len(cc.Evaluated), tt.evaluated)
 			}
-			var got []string
-			for _, e := range inv.Entries() {
-				for _, v := range cc.Violations[e.ID] {
-					got = append(got, e.Ref.Kind+"/"+e.Ref.Name+" "+v.Path)
-				}
-			}
+			got := controltest.CrossFindings(cc, cc.Inv.Entries())
 			sort.Strings(got)
 			if !reflect.DeepEqual(got, tt.failed) {
 				t.Errorf("failed = %q, want %q", got, tt.failed)
@@ -126,19 +90,14 @@ func TestAllowAll(t *testing.T) {
 		{"ingress ignored when type excluded", "  podSelector: {}\n  policyTypes: [Egress]\n  ingress: [{}]\n", nil},
 		{"default deny", "  podSelector: {}\n  policyTypes: [Ingress, Egress]\n", nil},
 	}
-	ctl := controlByID(t, "network-policy-allow-all")
+	ctl := controltest.ByID(t, Controls, "network-policy-allow-all")
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			objs := decode(t, policy("shop", tt.spec))
+			objs := controltest.Decode(t, policy("shop", tt.spec))
 			if len(objs) != 1 || !ctl.Applies(objs[0]) {
 				t.Fatalf("control does not apply")
 			}
-			ctx := &control.Context{Obj: objs[0], Settings: &control.Settings{}}
-			ctl.Check(ctx)
-			var got []string
-			for _, v := range ctx.Violations {
-				got = append(got, v.Path)
-			}
+			got := controltest.Paths(controltest.Run(t, ctl, objs[0]))
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("paths = %q, want %q", got, tt.want)
 			}

@@ -2,7 +2,6 @@ package pss
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,6 +16,7 @@ import (
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/control/controltest"
 	"github.com/rampart-dev/rampart/internal/control/framework"
 	"github.com/rampart-dev/rampart/internal/k8s"
 	"github.com/rampart-dev/rampart/internal/load"
@@ -38,11 +38,7 @@ func newOracle(t *testing.T) *oracle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, err := Controls()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := &oracle{eval: eval, checks: latestChecks(t), controls: cs, levels: map[psaapi.Level]map[string]bool{}}
+	o := &oracle{eval: eval, checks: latestChecks(t), controls: controltest.Controls(t, Controls), levels: map[psaapi.Level]map[string]bool{}}
 	fws := framework.MustLoad()
 	for lvl, id := range map[psaapi.Level]string{psaapi.LevelBaseline: "pss-baseline", psaapi.LevelRestricted: "pss-restricted"} {
 		f, ok := fws.Get(id)
@@ -211,35 +207,16 @@ func reportDisagreements(t *testing.T, where string, ds []disagreement) {
 // and the examples to the same verdict as PSA, at both levels.
 func TestOracleCorpus(t *testing.T) {
 	o := newOracle(t)
-	root, err := filepath.Abs(filepath.Join("..", "..", "..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
-		t.Fatalf("repository root not found at %s", root)
-	}
+	root := controltest.Root(t)
 	var compared, skipped, baselineDenied, restrictedDenied, restrictedAllowed int
-	for _, dir := range []string{"examples", filepath.Join("testdata", "corpus")} {
-		top := filepath.Join(root, dir)
-		if _, err := os.Stat(top); err != nil {
+	for _, dir := range []string{"examples", controltest.CorpusDir} {
+		if _, err := os.Stat(filepath.Join(root, filepath.FromSlash(dir))); err != nil {
 			t.Logf("skipping missing %s", dir)
 			continue
 		}
-		err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() {
-				return err
-			}
-			switch strings.ToLower(filepath.Ext(p)) {
-			case ".yaml", ".yml", ".json":
-			default:
-				return nil
-			}
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(root, p)
-			load.Decode(load.Unit{File: rel}, data, load.DefaultLimits, func(obj *k8s.Object) {
+		for _, f := range controltest.ManifestFiles(t, dir) {
+			rel := f.Name
+			load.Decode(load.Unit{File: rel}, f.Data, load.DefaultLimits, func(obj *k8s.Object) {
 				if !k8s.IsPodBearing(obj.Kind()) {
 					return
 				}
@@ -260,10 +237,6 @@ func TestOracleCorpus(t *testing.T) {
 				}
 				reportDisagreements(t, rel+":"+strconv.Itoa(obj.Source.Line)+" "+obj.Ref().String(), ds)
 			})
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
 		}
 	}
 	t.Logf("compared %d pod specs (skipped %d): PSA denies %d at baseline, %d at restricted, allows %d at restricted",
@@ -607,11 +580,7 @@ spec:
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var objs []*k8s.Object
-			if errs := load.Decode(load.Unit{File: "tricky.yaml"}, []byte(tt.yaml), load.DefaultLimits, func(o *k8s.Object) { objs = append(objs, o) }); len(errs) > 0 || len(objs) != 1 {
-				t.Fatalf("decode: %v (%d objects)\n%s", errs, len(objs), tt.yaml)
-			}
-			obj := objs[0]
+			obj := controltest.DecodeOne(t, tt.yaml)
 			ds, ok, why := o.compare(obj)
 			if !ok {
 				t.Fatalf("not comparable: %s", why)

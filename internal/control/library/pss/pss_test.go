@@ -5,9 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rampart-dev/rampart/internal/control"
-	"github.com/rampart-dev/rampart/internal/k8s"
-	"github.com/rampart-dev/rampart/internal/load"
+	"github.com/rampart-dev/rampart/internal/control/controltest"
 )
 
 // pod wraps a pod spec body (indented by two spaces) in a Pod.
@@ -29,34 +27,17 @@ func deployment(body string) string {
 // "path|container" for every violation.
 func runControl(t *testing.T, id, doc string) []string {
 	t.Helper()
-	cs, err := Controls()
-	if err != nil {
-		t.Fatal(err)
+	ctl := controltest.ByID(t, Controls, id)
+	obj := controltest.DecodeOne(t, doc)
+	if !ctl.Applies(obj) {
+		t.Fatalf("%s does not apply to %s", id, obj.Kind())
 	}
-	var ctl *control.Control
-	for _, c := range cs {
-		if c.ID == id {
-			ctl = c
-		}
-	}
-	if ctl == nil {
-		t.Fatalf("no control %s", id)
-	}
-	var objs []*k8s.Object
-	if errs := load.Decode(load.Unit{File: "t.yaml"}, []byte(doc), load.DefaultLimits, func(o *k8s.Object) { objs = append(objs, o) }); len(errs) > 0 || len(objs) != 1 {
-		t.Fatalf("decode: %v, %d objects", errs, len(objs))
-	}
-	if !ctl.Applies(objs[0]) {
-		t.Fatalf("%s does not apply to %s", id, objs[0].Kind())
-	}
-	ctx := &control.Context{Obj: objs[0], Settings: &control.Settings{}}
-	ctl.Check(ctx)
 	var out []string
-	for _, v := range ctx.Violations {
+	for _, v := range controltest.Run(t, ctl, obj) {
 		if v.Message == "" {
 			t.Errorf("violation without message at %s", v.Path)
 		}
-		if objs[0].Line(v.Path) <= 1 {
+		if obj.Line(v.Path) <= 1 {
 			t.Errorf("path %s does not resolve to a line", v.Path)
 		}
 		out = append(out, v.Path+"|"+v.Container)

@@ -5,48 +5,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rampart-dev/rampart/internal/control"
-	"github.com/rampart-dev/rampart/internal/k8s"
-	"github.com/rampart-dev/rampart/internal/load"
+	"github.com/rampart-dev/rampart/internal/control/controltest"
 )
 
 // run decodes doc (one object) and returns the paths the control reports,
 // or nil when the control does not apply.
 func run(t *testing.T, id, doc string) []string {
 	t.Helper()
-	cs, err := Controls()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ctl *control.Control
-	for _, c := range cs {
-		if c.ID == id {
-			ctl = c
-		}
-	}
-	if ctl == nil {
-		t.Fatalf("no control %s", id)
-	}
-	var objs []*k8s.Object
-	if errs := load.Decode(load.Unit{File: "test.yaml"}, []byte(doc), load.DefaultLimits, func(o *k8s.Object) { objs = append(objs, o) }); len(errs) > 0 {
-		t.Fatalf("decode: %v", errs)
-	}
-	if len(objs) != 1 {
-		t.Fatalf("want 1 object, got %d", len(objs))
-	}
-	if !ctl.Applies(objs[0]) {
+	applied, paths := controltest.CheckDoc(t, Controls, id, doc)
+	if !applied {
 		return nil
 	}
-	ctx := &control.Context{Obj: objs[0], Settings: &control.Settings{}}
-	ctl.Check(ctx)
-	paths := []string{}
-	for _, v := range ctx.Violations {
-		if v.Message == "" {
-			t.Errorf("violation at %s has no message", v.Path)
-		}
-		paths = append(paths, v.Path)
-	}
-	return paths
+	return append([]string{}, paths...)
 }
 
 // role renders a ClusterRole with the given rules (YAML flow lines).

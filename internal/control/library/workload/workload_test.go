@@ -6,53 +6,20 @@ import (
 	"testing"
 
 	"github.com/rampart-dev/rampart/internal/control"
-	"github.com/rampart-dev/rampart/internal/k8s"
-	"github.com/rampart-dev/rampart/internal/load"
+	"github.com/rampart-dev/rampart/internal/control/controltest"
 )
-
-// decode parses YAML documents into objects.
-func decode(t testing.TB, doc string) []*k8s.Object {
-	t.Helper()
-	var objs []*k8s.Object
-	errs := load.Decode(load.Unit{File: "test.yaml"}, []byte(doc), load.DefaultLimits, func(o *k8s.Object) { objs = append(objs, o) })
-	if len(errs) > 0 {
-		t.Fatalf("decoding: %+v", errs)
-	}
-	return objs
-}
-
-// controlByID returns the bound control with id.
-func controlByID(t testing.TB, id string) *control.Control {
-	t.Helper()
-	cs, err := Controls()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range cs {
-		if c.ID == id {
-			return c
-		}
-	}
-	t.Fatalf("no control %s", id)
-	return nil
-}
 
 // run evaluates control id on every object of doc it applies to and returns
 // the violations; applied counts the objects evaluated.
 func run(t testing.TB, id, doc string, s *control.Settings) (vs []control.Violation, applied int) {
 	t.Helper()
-	c := controlByID(t, id)
-	if s == nil {
-		s = &control.Settings{}
-	}
-	for _, o := range decode(t, doc) {
+	c := controltest.ByID(t, Controls, id)
+	for _, o := range controltest.Decode(t, doc) {
 		if !c.Applies(o) {
 			continue
 		}
 		applied++
-		ctx := &control.Context{Obj: o, Settings: s}
-		c.Check(ctx)
-		vs = append(vs, ctx.Violations...)
+		vs = append(vs, controltest.RunWith(t, c, o, s)...)
 	}
 	return vs, applied
 }
@@ -213,10 +180,7 @@ func TestNoSecretValueInMessages(t *testing.T) {
 
 // TestMetadata checks the family's metadata is complete and well-formed.
 func TestMetadata(t *testing.T) {
-	cs, err := Controls()
-	if err != nil {
-		t.Fatal(err)
-	}
+	cs := controltest.Controls(t, Controls)
 	wantSeverity := map[string]string{
 		"hardcoded-secret-in-env": "high", "image-tag-latest": "medium", "untrusted-registry": "high",
 		"image-not-pinned": "low", "missing-resource-limits": "medium", "missing-resource-requests": "low",
@@ -250,11 +214,8 @@ func TestMetadata(t *testing.T) {
 
 func BenchmarkChecks(b *testing.B) {
 	doc := deploy("containers:\n- name: a\n  image: ghcr.io/acme/api:1.2\n  env:\n  - name: LOG_LEVEL\n    value: info\n  - name: DB_PASSWORD\n    valueFrom:\n      secretKeyRef: {name: db, key: password}\n  resources:\n    limits: {cpu: 500m, memory: 128Mi}\n")
-	objs := decode(b, doc)
-	cs, err := Controls()
-	if err != nil {
-		b.Fatal(err)
-	}
+	objs := controltest.Decode(b, doc)
+	cs := controltest.Controls(b, Controls)
 	s := &control.Settings{AllowedRegistries: []string{"ghcr.io/acme"}}
 	ctx := &control.Context{Obj: objs[0], Settings: s}
 	b.ReportAllocs()
