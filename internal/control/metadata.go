@@ -50,3 +50,13 @@ func Bind(meta map[string]Metadata, logic []*Control) ([]*Control, error) {
 	}
 	return out, nil
 }
+
+// Family parses a family's embedded metadata and binds it to the family's
+// check logic: what every library family's Controls function does.
+func Family(metadata []byte, logic []*Control) ([]*Control, error) {
+	meta, err := ParseMetadata(metadata)
+	if err != nil {
+		return nil, err
+	}
+	return Bind(meta, logic)
+}

@@ -39,6 +39,10 @@ var podPaths = map[string][2]string{
 	"CronJob":               {"spec.jobTemplate.spec.template.spec", "spec.jobTemplate.spec.template.metadata"},
 }
 
+// PodKinds lists the pod-bearing kinds, the kinds container and pod
+// checks apply to.
+var PodKinds = []string{"Pod", "PodTemplate", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
+
 // podSegs holds podPaths pre-split into segments.
 var podSegs = func() map[string][2][]string {
 	out := make(map[string][2][]string, len(podPaths))

@@ -27,19 +27,12 @@ const (
 	scheduler         = "kube-scheduler"
 )
 
-// podKinds are the pod-bearing kinds a control plane component may run in.
-var podKinds = []string{"Pod", "PodTemplate", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
-
 // kubeletKinds adds the kubelet's configuration file kind.
-var kubeletKinds = append(append([]string{}, podKinds...), "KubeletConfiguration")
+var kubeletKinds = append(append([]string{}, k8s.PodKinds...), "KubeletConfiguration")
 
 // Controls returns the family's controls with their metadata bound.
 func Controls() ([]*control.Control, error) {
-	meta, err := control.ParseMetadata(metadata)
-	if err != nil {
-		return nil, err
-	}
-	return control.Bind(meta, logic())
+	return control.Family(metadata, logic())
 }
 
 // runs returns the invocations of every container of obj running program.
@@ -101,7 +94,7 @@ type run struct {
 func componentControl(id, program string, check func(c *control.Context, ct k8s.Container, inv Invocation)) *control.Control {
 	return &control.Control{
 		Metadata: control.Metadata{ID: id},
-		Kinds:    podKinds,
+		Kinds:    k8s.PodKinds,
 		Match:    func(obj *k8s.Object) bool { return len(runs(obj, program)) > 0 },
 		Check: func(c *control.Context) {
 			for _, r := range runs(c.Obj, program) {

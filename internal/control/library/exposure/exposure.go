@@ -18,16 +18,9 @@ import (
 //go:embed metadata.yaml
 var metadata []byte
 
-// podKinds are the pod-bearing kinds.
-var podKinds = []string{"Pod", "PodTemplate", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
-
 // Controls returns the family's controls with their metadata bound.
 func Controls() ([]*control.Control, error) {
-	meta, err := control.ParseMetadata(metadata)
-	if err != nil {
-		return nil, err
-	}
-	return control.Bind(meta, logic())
+	return control.Family(metadata, logic())
 }
 
 func logic() []*control.Control {
@@ -70,7 +63,7 @@ func containerControl(id string, is func(obj *k8s.Object, ct k8s.Container) bool
 	}
 	return &control.Control{
 		Metadata: control.Metadata{ID: id},
-		Kinds:    podKinds,
+		Kinds:    k8s.PodKinds,
 		Match:    func(obj *k8s.Object) bool { return len(selected(obj)) > 0 },
 		Check: func(c *control.Context) {
 			for _, ct := range selected(c.Obj) {

@@ -23,23 +23,16 @@ import (
 //go:embed metadata.yaml
 var metadata []byte
 
-// PodKinds are the kinds these controls apply to.
-var PodKinds = []string{"Pod", "PodTemplate", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
-
 // Controls returns the family's controls with their metadata bound.
 func Controls() ([]*control.Control, error) {
-	meta, err := control.ParseMetadata(metadata)
-	if err != nil {
-		return nil, err
-	}
-	return control.Bind(meta, logic())
+	return control.Family(metadata, logic())
 }
 
 // podControl builds a control over pod specs.
 func podControl(id string, check func(c *control.Context, ps k8s.PodSpec)) *control.Control {
 	return &control.Control{
 		Metadata: control.Metadata{ID: id},
-		Kinds:    PodKinds,
+		Kinds:    k8s.PodKinds,
 		Check: func(c *control.Context) {
 			if ps, ok := k8s.PodSpecOf(c.Obj); ok {
 				check(c, ps)

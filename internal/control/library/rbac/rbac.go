@@ -42,11 +42,7 @@ var BindingKinds = []string{"RoleBinding", "ClusterRoleBinding"}
 
 // Controls returns the family's controls with their metadata bound.
 func Controls() ([]*control.Control, error) {
-	meta, err := control.ParseMetadata(metadata)
-	if err != nil {
-		return nil, err
-	}
-	return control.Bind(meta, logic())
+	return control.Family(metadata, logic())
 }
 
 // IsBootstrap reports whether obj belongs to the API server's bootstrap

@@ -16,16 +16,9 @@ import (
 //go:embed metadata.yaml
 var metadata []byte
 
-// PodKinds are the pod-bearing kinds the container and pod checks apply to.
-var PodKinds = []string{"Pod", "PodTemplate", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
-
 // Controls returns the family's controls with their metadata bound.
 func Controls() ([]*control.Control, error) {
-	meta, err := control.ParseMetadata(metadata)
-	if err != nil {
-		return nil, err
-	}
-	return control.Bind(meta, logic())
+	return control.Family(metadata, logic())
 }
 
 // pod is the pod template of one object with its containers resolved.
@@ -49,7 +42,7 @@ func podOf(obj *k8s.Object) *pod {
 func podControl(id string, check func(c *control.Context, p *pod)) *control.Control {
 	return &control.Control{
 		Metadata: control.Metadata{ID: id},
-		Kinds:    PodKinds,
+		Kinds:    k8s.PodKinds,
 		Check: func(c *control.Context) {
 			if p := podOf(c.Obj); p.ok {
 				check(c, p)
