@@ -156,7 +156,9 @@ func buildGraph(t testing.TB, yaml string) *Graph {
 
 func TestAllowed(t *testing.T) {
 	g := buildGraph(t, graphYAML)
-	sa := func(ns, name string) Identity { return Subject{Kind: KindServiceAccount, Namespace: ns, Name: name}.Identity() }
+	sa := func(ns, name string) Identity {
+		return Subject{Kind: KindServiceAccount, Namespace: ns, Name: name}.Identity()
+	}
 	user := func(name string) Identity { return Subject{Kind: KindUser, Name: name}.Identity() }
 	tests := []struct {
 		name string
