@@ -78,6 +78,19 @@ type PodFacts struct {
 	Path string
 	// MetaPath is the pod metadata's field path.
 	MetaPath string
+	// Ports are the containers' declared ports (containerPort, name and
+	// protocol), which NetworkPolicy named ports resolve against.
+	Ports []Port
+}
+
+// Port is one declared container port.
+type Port struct {
+	// Name is the port's name ("" when unnamed).
+	Name string
+	// Port is the containerPort number.
+	Port int32
+	// Protocol is TCP, UDP or SCTP (TCP when unset).
+	Protocol string
 }
 
 // RetainedKinds are kept whole in the Inventory; they are small and are read
@@ -176,6 +189,7 @@ func EntryFor(obj *Object) *Entry {
 		}
 		for _, c := range ps.Containers() {
 			pf.Images = append(pf.Images, Str(c.Spec, "image"))
+			pf.Ports = appendPorts(pf.Ports, c.Spec)
 		}
 		e.Pod = pf
 	}
@@ -194,6 +208,26 @@ func EntryFor(obj *Object) *Entry {
 	}
 	e.remember(obj, linePaths[e.Ref.Kind]...)
 	return e
+}
+
+// appendPorts appends the ports a container declares.
+func appendPorts(out []Port, container map[string]any) []Port {
+	for _, item := range Slice(container, "ports") {
+		p, ok := item.(map[string]any)
+		if !ok {
+			continue
+		}
+		n, ok := Int(p, "containerPort")
+		if !ok || n < 1 || n > 65535 {
+			continue
+		}
+		proto := Str(p, "protocol")
+		if proto == "" {
+			proto = "TCP"
+		}
+		out = append(out, Port{Name: intern(Str(p, "name")), Port: int32(n), Protocol: intern(proto)})
+	}
+	return out
 }
 
 // intern returns the canonical copy of s; kinds, namespaces, label keys and
