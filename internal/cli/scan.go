@@ -15,6 +15,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/control"
 	"github.com/rampart-dev/rampart/internal/engine"
 	"github.com/rampart-dev/rampart/internal/load"
+	"github.com/rampart-dev/rampart/internal/load/cluster"
 	"github.com/rampart-dev/rampart/internal/load/helm"
 	"github.com/rampart-dev/rampart/internal/load/kustomize"
 	"github.com/rampart-dev/rampart/internal/report"
@@ -36,17 +37,29 @@ type ScanOptions struct {
 	Namespace       string
 	MaxFileSize     int64
 	NoColor         bool
+	// Cluster scans the cluster of Kubeconfig/Context instead of files.
+	Cluster           bool
+	Kubeconfig        string
+	Context           string
+	ExcludeNamespaces []string
 }
 
 // NewCmdScan builds `rampart scan`.
 func NewCmdScan(streams IO) *cobra.Command {
 	o := &ScanOptions{}
 	cmd := &cobra.Command{
-		Use:   "scan PATH...",
-		Short: "Scan manifests, Helm charts and Kustomize overlays",
+		Use:   "scan PATH... | scan --cluster",
+		Short: "Scan manifests, Helm charts, Kustomize overlays or a live cluster",
 		Long: `Scan files, directories (recursively) and stdin ("-") for Kubernetes
 misconfigurations. Directories holding a Chart.yaml are rendered with Helm;
 directories holding a kustomization file are built with Kustomize.
+
+With --cluster, scan the objects of a live cluster instead (read-only: get
+and list; Secrets are read as metadata only, never their data). The cluster
+comes from --kubeconfig/--context, the KUBECONFIG variable, ~/.kube/config or,
+inside a Pod, its service account. Objects managed by a controller are
+reported once, on their top-level workload. A kind that cannot be listed is
+reported as an error and the rest is still scanned.
 
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 --fail-on, 2 usage error or an input that could not be read or parsed
@@ -54,8 +67,18 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 		Example: `  rampart scan examples/
   rampart scan -o sarif --output rampart.sarif deploy/
   helm template my-chart | rampart scan -
-  rampart scan --framework pss-restricted --fail-on high k8s/`,
+  rampart scan --framework pss-restricted --fail-on high k8s/
+  rampart scan --cluster --context prod --exclude-namespaces kube-system`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Cluster {
+				if len(args) > 0 {
+					return usageError("scan --cluster takes no PATH")
+				}
+				return runScan(cmd.Context(), o, nil, streams)
+			}
+			if o.Kubeconfig != "" || o.Context != "" || len(o.ExcludeNamespaces) > 0 {
+				return usageError("--kubeconfig, --context and --exclude-namespaces need --cluster")
+			}
 			if len(args) == 0 {
 				return usageError("scan needs at least one PATH (a file, a directory or - for stdin)")
 			}
@@ -74,9 +97,13 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 	f.StringArrayVarP(&o.Values, "values", "f", nil, "Helm values file (repeatable)")
 	f.StringArrayVar(&o.Set, "set", nil, "Helm value override key=value (repeatable)")
 	f.StringVar(&o.ReleaseName, "release-name", "rampart-scan", "Helm release name")
-	f.StringVarP(&o.Namespace, "namespace", "n", "", "Helm release namespace, also given to chart objects without one (templates see \"default\" when unset)")
+	f.StringVarP(&o.Namespace, "namespace", "n", "", "files: Helm release namespace, also given to chart objects without one (templates see \"default\" when unset); --cluster: only scan these namespaces (comma-separated; default all)")
 	f.Int64Var(&o.MaxFileSize, "max-file-size", load.DefaultLimits.MaxFileSize, "largest input file accepted, in bytes")
 	f.BoolVar(&o.NoColor, "no-color", false, "never colour table output")
+	f.BoolVar(&o.Cluster, "cluster", false, "scan the live cluster of the current kubeconfig context (read-only) instead of files")
+	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "--cluster: kubeconfig file (default $KUBECONFIG, ~/.kube/config, then in-cluster)")
+	f.StringVar(&o.Context, "context", "", "--cluster: kubeconfig context (default the current context)")
+	f.StringSliceVar(&o.ExcludeNamespaces, "exclude-namespaces", nil, "--cluster: do not scan these namespaces (comma-separated)")
 	return cmd
 }
 
@@ -133,13 +160,21 @@ func runScan(ctx context.Context, o *ScanOptions, paths []string, streams IO) er
 		engine.WithFrameworks(fws),
 		engine.WithVersion(Version),
 	)
-	lim := load.DefaultLimits
-	lim.MaxFileSize = o.MaxFileSize
-	res := eng.Scan(ctx, paths, load.Options{
-		Limits:    lim,
-		Renderers: renderers(o),
-		Stdin:     streams.In,
-	})
+	var res *report.Result
+	if o.Cluster {
+		res, err = scanCluster(ctx, eng, o)
+		if err != nil {
+			return err
+		}
+	} else {
+		lim := load.DefaultLimits
+		lim.MaxFileSize = o.MaxFileSize
+		res = eng.Scan(ctx, paths, load.Options{
+			Limits:    lim,
+			Renderers: renderers(o),
+			Stdin:     streams.In,
+		})
+	}
 	engine.FilterSeverity(res, minSev)
 
 	out := streams.Out
@@ -218,4 +253,26 @@ func renderers(o *ScanOptions) []load.Renderer {
 		}),
 		kustomize.New(),
 	}
+}
+
+// scanCluster lists the cluster selected by o and evaluates its objects. An
+// unusable kubeconfig or an unreachable server is an exit-2 error.
+func scanCluster(ctx context.Context, eng *engine.Engine, o *ScanOptions) (*report.Result, error) {
+	cfg, name, err := RESTConfig(o.Kubeconfig, o.Context)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	client, err := cluster.New(cfg, name)
+	if err != nil {
+		return nil, usageError("%v", err)
+	}
+	s := eng.NewSession()
+	opts := cluster.Options{
+		Namespaces:        splitList([]string{o.Namespace}),
+		ExcludeNamespaces: splitList(o.ExcludeNamespaces),
+	}
+	if err := client.Load(ctx, opts, s.Add, s.AddError); err != nil {
+		return nil, usageError("%v", err)
+	}
+	return s.Finish(), nil
 }
