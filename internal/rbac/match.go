@@ -49,11 +49,11 @@ func (r Request) String() string {
 		return r.Verb + " " + r.Path
 	}
 	s := r.Verb + " " + r.Resource
-	if r.Subresource != "" {
-		s += "/" + r.Subresource
-	}
 	if r.APIGroup != "" {
 		s += "." + r.APIGroup
+	}
+	if r.Subresource != "" {
+		s += "/" + r.Subresource
 	}
 	if r.Name != "" {
 		s += " " + r.Name
