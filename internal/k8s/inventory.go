@@ -207,6 +207,14 @@ func EntryFor(obj *Object) *Entry {
 		}
 	}
 	e.remember(obj, linePaths[e.Ref.Kind]...)
+	if e.Ref.Kind == "NetworkPolicy" {
+		// Rule lines, for NetworkPolicy analysis to point at the deciding rule.
+		for _, dir := range [...]string{"ingress", "egress"} {
+			for i := range Slice(Map(obj.Content, "spec"), dir) {
+				e.remember(obj, Index("spec."+dir, i))
+			}
+		}
+	}
 	return e
 }
 

@@ -85,8 +85,9 @@ type Side struct {
 	Policies []*Policy
 	// Segments cover every port of every protocol.
 	Segments []Segment
-	// Notes explain approximations that applied.
-	Notes []string
+	// skipped are the ports of rules whose only matching chance was an
+	// ipBlock peer, skipped because the peer is a pod.
+	skipped []portRange
 }
 
 // grant is a rule's allowance: ports of a protocol for all of the peer
@@ -110,7 +111,6 @@ func (m *Model) EvalSide(pod *Workload, egress bool, peer Endpoint) Side {
 		dst = peer.Workload
 	}
 	var grants []grant
-	ipBlockNote := false
 	for _, p := range m.Policies {
 		if (egress && !p.Egress) || (!egress && !p.Ingress) || !p.Selects(pod) {
 			continue
@@ -124,7 +124,9 @@ func (m *Model) EvalSide(pod *Workload, egress bool, peer Endpoint) Side {
 		for _, r := range rules {
 			all, addrs, hasBlock := m.peerMatch(p, r, peer)
 			if !all && len(addrs) == 0 {
-				ipBlockNote = ipBlockNote || hasBlock
+				if hasBlock && peer.Workload != nil {
+					side.skipped = append(side.skipped, resolvePorts(r, dst)...)
+				}
 				continue
 			}
 			for _, pr := range resolvePorts(r, dst) {
@@ -132,9 +134,6 @@ func (m *Model) EvalSide(pod *Workload, egress bool, peer Endpoint) Side {
 					rule: RuleRef{Policy: p, Egress: egress, Index: r.Index}})
 			}
 		}
-	}
-	if ipBlockNote && peer.Workload != nil {
-		side.Notes = append(side.Notes, "ipBlock peers are not matched against pods (pod IPs are unknown to Rampart); some network plugins match pod IPs against ipBlock")
 	}
 	if !side.Isolated {
 		side.Segments = allSegments(Full)
@@ -456,13 +455,11 @@ func (m *Model) Reach(src, dst Endpoint, q *Query) (*Connection, error) {
 		s := m.EvalSide(src.Workload, true, dst)
 		c.Egress = &s
 		segs = combine(segs, s.Segments)
-		c.Notes = append(c.Notes, s.Notes...)
 	}
 	if dst.Workload != nil {
 		s := m.EvalSide(dst.Workload, false, src)
 		c.Ingress = &s
 		segs = combine(segs, s.Segments)
-		c.Notes = append(c.Notes, s.Notes...)
 	}
 	for _, s := range segs {
 		if s.Coverage != None {
@@ -482,10 +479,36 @@ func (m *Model) Reach(src, dst Endpoint, q *Query) (*Connection, error) {
 	} else {
 		c.Verdict = overall(segs)
 	}
+	for _, s := range []*Side{c.Egress, c.Ingress} {
+		if s != nil && c.ipBlockSkipped(s) {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s: rules with ipBlock peers were not applied to the pod peer (pod IPs are unknown to Rampart); network plugins that match pod IPs against ipBlock may allow more", sideName(s)))
+		}
+	}
 	if src.Workload != nil && c.Egress.Isolated {
 		c.Notes = append(c.Notes, m.DNSProblems(src.Workload)...)
 	}
 	return c, nil
+}
+
+func sideName(s *Side) string {
+	if s.Egress {
+		return "egress of " + s.Pod.ID()
+	}
+	return "ingress of " + s.Pod.ID()
+}
+
+// ipBlockSkipped reports whether a side did not fully allow the queried
+// traffic while an ipBlock rule for those ports was skipped.
+func (c *Connection) ipBlockSkipped(s *Side) bool {
+	if v, _ := c.SideVerdict(s); v == Full {
+		return false
+	}
+	for _, r := range s.skipped {
+		if c.Query == nil || (r.Protocol == c.Protocol && r.Lo <= c.Port && c.Port <= r.Hi) {
+			return true
+		}
+	}
+	return false
 }
 
 // overall is Full when every segment is, None when none allows anything.
