@@ -5,6 +5,7 @@ package library
 
 import (
 	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/control/library/cluster"
 	"github.com/rampart-dev/rampart/internal/control/library/controlplane"
 	"github.com/rampart-dev/rampart/internal/control/library/exposure"
 	"github.com/rampart-dev/rampart/internal/control/library/network"
@@ -21,6 +22,7 @@ var families = []func() ([]*control.Control, error){
 	exposure.Controls,
 	rbac.Controls,
 	network.Controls,
+	cluster.Controls,
 }
 
 // RegisterAll registers every built-in control into reg.
