@@ -33,6 +33,11 @@ type Violation struct {
 	Container string
 	// Message says what is wrong, in one sentence. It never contains secret values.
 	Message string
+	// Severity, when not zero, overrides the control's severity for this
+	// finding (a cross-object control raises it when other objects make the
+	// failure worse). The zero value (SeverityInfo) means the control's own
+	// severity, so a finding cannot be lowered to info this way.
+	Severity Severity
 }
 
 // Settings are user-tunable inputs to checks.

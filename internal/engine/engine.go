@@ -243,6 +243,7 @@ type pending struct {
 	line                     int32
 	ctl                      int32
 	status                   status
+	severity                 control.Severity // effective: the violation's override or the control's
 }
 
 // str interns v in the session's string table and returns its index.
@@ -303,7 +304,10 @@ func (s *Session) addFinding(ci int, e *k8s.Entry, ignores map[string]bool, v co
 	}
 	p := pending{
 		message: s.str(v.Message), path: s.str(v.Path), container: s.str(v.Container), file: s.str(file),
-		entry: int32(e.ID), line: int32(line), ctl: int32(ci), status: statusError,
+		entry: int32(e.ID), line: int32(line), ctl: int32(ci), status: statusError, severity: c.Severity,
+	}
+	if v.Severity != 0 {
+		p.severity = v.Severity
 	}
 	if st == control.StatusFail {
 		p.status = statusFail
@@ -337,7 +341,7 @@ func (s *Session) materialize(objects []report.ObjectRecord, newID []int32) []re
 			out = append(out, report.Finding{
 				Control:     c.ID,
 				Title:       c.Title,
-				Severity:    c.Severity.String(),
+				Severity:    p.severity.String(),
 				Status:      statusNames[p.status],
 				Object:      e.Ref,
 				Container:   s.strs[p.container],

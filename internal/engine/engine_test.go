@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -266,5 +267,51 @@ func TestSortFindingsPermutation(t *testing.T) {
 	sortFindings(fs)
 	if !slices.Equal(fs, want) {
 		t.Error("sortFindings disagrees with a plain stable sort")
+	}
+}
+
+// TestSeverityOverride checks that a violation's Severity replaces the
+// control's for that finding only, and that findings sort by the effective
+// severity.
+func TestSeverityOverride(t *testing.T) {
+	raise := &control.Control{
+		Metadata: control.Metadata{ID: "raise", Title: "raise", Severity: control.SeverityLow},
+		Cross: func(cc *control.CrossContext) {
+			for _, svc := range cc.Inv.Kind("Service") {
+				cc.Evaluate(svc)
+				v := control.Violation{Path: "spec", Message: "service " + svc.Ref.Name}
+				if svc.Ref.Name == "hot" {
+					v.Severity = control.SeverityCritical
+				}
+				cc.Fail(svc, v)
+			}
+		},
+	}
+	high := &control.Control{
+		Metadata: control.Metadata{ID: "high", Title: "high", Severity: control.SeverityHigh},
+		Kinds:    []string{"Service"},
+		Check:    func(c *control.Context) { c.Fail("metadata", "", "high") },
+	}
+	s := New([]*control.Control{raise, high}).NewSession()
+	for i, name := range []string{"cold", "hot"} {
+		s.Add(k8s.NewObject(map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": name}, "spec": map[string]any{}},
+			k8s.Source{File: "s.yaml", Line: i + 1}))
+	}
+	r := s.Finish()
+	var got []string
+	for _, f := range r.Findings {
+		got = append(got, f.Control+"/"+f.Object.Name+"/"+f.Severity)
+	}
+	want := "raise/hot/critical high/cold/high high/hot/high raise/cold/low"
+	if strings.Join(got, " ") != want {
+		t.Errorf("findings = %v, want %s", got, want)
+	}
+	if r.Summary.BySeverity["critical"] != 1 || r.Summary.BySeverity["low"] != 1 {
+		t.Errorf("by severity = %v, want one critical and one low", r.Summary.BySeverity)
+	}
+	for _, c := range r.Controls {
+		if c.ID == "raise" && c.Severity != "low" {
+			t.Errorf("control severity = %s, want low (metadata)", c.Severity)
+		}
 	}
 }
