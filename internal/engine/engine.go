@@ -362,8 +362,8 @@ func (s *Session) materialize(objects []report.ObjectRecord, newID []int32) []re
 }
 
 // sortFindings orders findings worst first, then by file, line, control,
-// object, path, container and message. It sorts an index and then moves
-// each finding once.
+// object, path, container and message, then by arrival (so equal findings
+// keep their order). It sorts an index and then moves each finding once.
 func sortFindings(fs []report.Finding) {
 	rank := map[string]int{}
 	for sev := control.SeverityInfo; sev <= control.SeverityCritical; sev++ {
@@ -373,7 +373,7 @@ func sortFindings(fs []report.Finding) {
 	for i := range order {
 		order[i] = int32(i)
 	}
-	slices.SortStableFunc(order, func(x, y int32) int {
+	slices.SortFunc(order, func(x, y int32) int {
 		a, b := &fs[x], &fs[y]
 		return cmp.Or(
 			cmp.Compare(rank[b.Severity], rank[a.Severity]),
@@ -386,6 +386,7 @@ func sortFindings(fs []report.Finding) {
 			cmp.Compare(a.Path, b.Path),
 			cmp.Compare(a.Container, b.Container),
 			cmp.Compare(a.Message, b.Message),
+			cmp.Compare(x, y),
 		)
 	})
 	// Apply the permutation in place, cycle by cycle: position i receives

@@ -424,7 +424,8 @@ func (c *Client) add(content map[string]any, f *filter, emit func(*k8s.Object)) 
 	if !f.keep(ns) {
 		return
 	}
-	obj := k8s.NewObject(k8s.NormalizeNumbers(content).(map[string]any), k8s.Source{
+	// client-go's unstructured decoding already yields int64 and float64.
+	obj := k8s.NewObject(content, k8s.Source{
 		File:            "cluster:" + c.Context,
 		Cluster:         c.Context,
 		Server:          c.Server,
