@@ -97,10 +97,23 @@ type Port struct {
 // by cross-object controls.
 var RetainedKinds = map[string]bool{
 	"NetworkPolicy": true, "Service": true, "Ingress": true, "Namespace": true,
+	"Role": true, "ClusterRole": true, "RoleBinding": true, "ClusterRoleBinding": true,
+}
+
+// retainedFields are the top-level fields a retained kind keeps besides
+// apiVersion, kind and metadata; "spec" for kinds not listed. RBAC objects
+// have no spec: the RBAC graph reads their rules, aggregation rule, role
+// reference and subjects.
+var retainedFields = map[string][]string{
+	"Role":               {"rules"},
+	"ClusterRole":        {"rules", "aggregationRule"},
+	"RoleBinding":        {"roleRef", "subjects"},
+	"ClusterRoleBinding": {"roleRef", "subjects"},
 }
 
 // Content decodes the object's apiVersion, kind, metadata (name,
-// namespace, labels) and spec for the kinds in RetainedKinds; it returns nil
+// namespace, labels) and spec (for RBAC kinds: rules, aggregationRule,
+// roleRef, subjects) for the kinds in RetainedKinds; it returns nil
 // for other kinds. Each call decodes afresh: the Inventory keeps objects
 // compact, and callers own the result.
 func (e *Entry) Content() map[string]any {
@@ -199,8 +212,14 @@ func EntryFor(obj *Object) *Entry {
 			meta["labels"] = l
 		}
 		c := map[string]any{"apiVersion": obj.APIVersion(), "kind": e.Ref.Kind, "metadata": meta}
-		if spec, ok := obj.Content["spec"]; ok {
-			c["spec"] = spec
+		fields, ok := retainedFields[e.Ref.Kind]
+		if !ok {
+			fields = []string{"spec"}
+		}
+		for _, f := range fields {
+			if v, ok := obj.Content[f]; ok {
+				c[f] = v
+			}
 		}
 		if b, err := json.Marshal(c); err == nil {
 			e.content = b

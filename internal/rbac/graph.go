@@ -191,6 +191,8 @@ type Graph struct {
 	Problems []string
 
 	roles    map[string]*Role
+	byUser   map[string][]int      // user name (ServiceAccounts resolved) -> indexes into Bindings
+	byGroup  map[string][]int      // group name -> indexes into Bindings
 	cluster  []*Binding            // ClusterRoleBindings
 	byNS     map[string][]*Binding // RoleBindings by namespace
 	nsSorted []string
@@ -272,15 +274,18 @@ func roleKey(kind, ns, name string) string { return kind + "/" + ns + "/" + name
 // Build resolves aggregation and role references and returns the Graph.
 func (b *Builder) Build() *Graph {
 	g := &Graph{roles: map[string]*Role{}, byNS: map[string][]*Binding{}}
+	pos := map[string]int{}
 	for _, r := range b.roles {
 		k := roleKey(r.Kind, r.Namespace, r.Name)
-		if _, dup := g.roles[k]; dup {
-			g.Problems = append(g.Problems, fmt.Sprintf("%s is defined twice; the last definition is used", r))
-			g.Roles = slices.DeleteFunc(g.Roles, func(x *Role) bool { return roleKey(x.Kind, x.Namespace, x.Name) == k })
-		}
-		g.roles[k] = r
-		g.Roles = append(g.Roles, r)
 		r.Rules = r.Written
+		g.roles[k] = r
+		if i, dup := pos[k]; dup {
+			g.Problems = append(g.Problems, fmt.Sprintf("%s is defined twice; the last definition is used", r))
+			g.Roles[i] = r
+			continue
+		}
+		pos[k] = len(g.Roles)
+		g.Roles = append(g.Roles, r)
 	}
 	slices.SortFunc(g.Roles, func(a, b *Role) int {
 		return cmp.Or(cmp.Compare(b.Kind, a.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
@@ -305,7 +310,21 @@ func (b *Builder) Build() *Graph {
 	slices.SortFunc(g.Bindings, func(a, b *Binding) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
-	for _, rb := range g.Bindings {
+	g.byUser, g.byGroup = map[string][]int{}, map[string][]int{}
+	for i, rb := range g.Bindings {
+		for _, s := range rb.Subjects {
+			switch s.Kind {
+			case KindUser:
+				g.byUser[s.Name] = appendOnce(g.byUser[s.Name], i)
+			case KindGroup:
+				g.byGroup[s.Name] = appendOnce(g.byGroup[s.Name], i)
+			case KindServiceAccount:
+				if ns := cmp.Or(s.Namespace, rb.Namespace); ns != "" {
+					u := ServiceAccountUser(ns, s.Name)
+					g.byUser[u] = appendOnce(g.byUser[u], i)
+				}
+			}
+		}
 		if rb.Kind == "ClusterRoleBinding" {
 			g.cluster = append(g.cluster, rb)
 		} else {
@@ -518,12 +537,29 @@ func (g *Graph) WhoCan(req Request, allNamespaces bool) []Grant {
 	return out
 }
 
+// appendOnce appends binding index i unless it is already last (a binding
+// naming a subject twice).
+func appendOnce(s []int, i int) []int {
+	if len(s) > 0 && s[len(s)-1] == i {
+		return s
+	}
+	return append(s, i)
+}
+
 // Permissions returns every grant that applies to id: each rule of each
 // role bound to id (directly, or through its groups), with the binding's
-// scope.
+// scope, in binding order. Bindings are found through the subject index, so
+// the cost grows with the subject's bindings, not with the whole graph.
 func (g *Graph) Permissions(id Identity) []Grant {
+	idx := slices.Clone(g.byUser[id.User])
+	for _, grp := range id.Groups {
+		idx = append(idx, g.byGroup[grp]...)
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
 	var out []Grant
-	for _, rb := range g.Bindings {
+	for _, bi := range idx {
+		rb := g.Bindings[bi]
 		if rb.role == nil {
 			continue
 		}

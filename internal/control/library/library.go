@@ -11,6 +11,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/control/library/network"
 	"github.com/rampart-dev/rampart/internal/control/library/pss"
 	"github.com/rampart-dev/rampart/internal/control/library/rbac"
+	"github.com/rampart-dev/rampart/internal/control/library/rbacpath"
 	"github.com/rampart-dev/rampart/internal/control/library/workload"
 )
 
@@ -21,6 +22,7 @@ var families = []func() ([]*control.Control, error){
 	controlplane.Controls,
 	exposure.Controls,
 	rbac.Controls,
+	rbacpath.Controls,
 	network.Controls,
 	cluster.Controls,
 }
