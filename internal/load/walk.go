@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/rampart-dev/rampart/internal/k8s"
 )
 
 // Renderer builds directories that are Helm charts or Kustomize roots.
@@ -242,4 +244,22 @@ func ReadUnit(u Unit, lim Limits) ([]byte, *InputError) {
 		return nil, &InputError{File: u.File, Message: describeFSError(err)}
 	}
 	return data, nil
+}
+
+// Objects walks paths as Walk does, reads and decodes every unit in turn
+// and calls fn with each object. It returns the input problems met; the
+// rest of the input is still read. Scans use the engine's parallel
+// pipeline instead; this serves analyses that only collect objects.
+func Objects(ctx context.Context, paths []string, opts Options, fn func(*k8s.Object)) []InputError {
+	var errs []InputError
+	onErr := func(e InputError) { errs = append(errs, e) }
+	Walk(ctx, paths, opts, func(u Unit) {
+		data, ierr := ReadUnit(u, opts.Limits)
+		if ierr != nil {
+			onErr(*ierr)
+			return
+		}
+		errs = append(errs, Decode(u, data, opts.Limits, fn)...)
+	}, onErr)
+	return errs
 }

@@ -22,23 +22,7 @@ import (
 // inventory. Input problems are returned; everything readable is kept.
 func LoadFiles(ctx context.Context, paths []string, opts load.Options) (*k8s.Inventory, []load.InputError) {
 	inv := k8s.NewInventory()
-	var errs []load.InputError
-	var mu sync.Mutex
-	onErr := func(e load.InputError) {
-		mu.Lock()
-		errs = append(errs, e)
-		mu.Unlock()
-	}
-	load.Walk(ctx, paths, opts, func(u load.Unit) {
-		data, ierr := load.ReadUnit(u, opts.Limits)
-		if ierr != nil {
-			onErr(*ierr)
-			return
-		}
-		for _, e := range load.Decode(u, data, opts.Limits, func(obj *k8s.Object) { inv.Add(k8s.EntryFor(obj)) }) {
-			onErr(e)
-		}
-	}, onErr)
+	errs := load.Objects(ctx, paths, opts, func(obj *k8s.Object) { inv.Add(k8s.EntryFor(obj)) })
 	return inv, errs
 }
 
