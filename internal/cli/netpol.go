@@ -15,12 +15,7 @@ import (
 )
 
 // netpolOptions are the flags shared by the netpol subcommands.
-type netpolOptions struct {
-	Format     string
-	Cluster    bool
-	Kubeconfig string
-	Context    string
-}
+type netpolOptions = analysisOptions
 
 // clusterInventory lists a live cluster for the netpol commands; tests and
 // other cluster loaders can replace it.
@@ -51,11 +46,7 @@ endpoints is allowed and by which rules, and default-deny policies to start from
 Objects without a namespace are taken to be in "default". Namespaces without a
 Namespace object carry only the kubernetes.io/metadata.name label.`,
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVarP(&o.Format, "format", "o", "table", "output format: table|json (suggest: yaml|json)")
-	pf.BoolVar(&o.Cluster, "cluster", false, "read a live cluster instead of files")
-	pf.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file (with --cluster; default: KUBECONFIG, ~/.kube/config, in-cluster)")
-	pf.StringVar(&o.Context, "context", "", "kubeconfig context (with --cluster)")
+	o.addFlags(cmd.PersistentFlags(), "table|json (suggest: yaml|json)")
 	cmd.AddCommand(newCmdNetpolCoverage(o, streams), newCmdNetpolReach(o, streams), newCmdNetpolSuggest(o, streams))
 	return cmd
 }

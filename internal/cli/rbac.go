@@ -15,12 +15,7 @@ import (
 )
 
 // rbacOptions are the flags shared by the rbac subcommands.
-type rbacOptions struct {
-	Format     string
-	Cluster    bool
-	Kubeconfig string
-	Context    string
-}
+type rbacOptions = analysisOptions
 
 // rbacCluster reads the RBAC objects of a live cluster; tests can replace it.
 var rbacCluster = func(ctx context.Context, o *rbacOptions, b *rbac.Builder) error {
@@ -52,11 +47,7 @@ ClusterRoles (namespace-scoped), ServiceAccount groups and
 system:authenticated. The system:masters group is allowed everything by the
 API server before RBAC; it is always listed.`,
 	}
-	pf := cmd.PersistentFlags()
-	pf.StringVarP(&o.Format, "format", "o", "table", "output format: table|json")
-	pf.BoolVar(&o.Cluster, "cluster", false, "read a live cluster instead of files")
-	pf.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file (with --cluster; default: KUBECONFIG, ~/.kube/config, in-cluster)")
-	pf.StringVar(&o.Context, "context", "", "kubeconfig context (with --cluster)")
+	o.addFlags(cmd.PersistentFlags(), "table|json")
 	cmd.AddCommand(newCmdRBACWhoCan(o, streams), newCmdRBACCan(o, streams), newCmdRBACRisks(o, streams))
 	return cmd
 }
