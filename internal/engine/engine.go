@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -365,27 +366,45 @@ func (s *Session) materialize(objects []report.ObjectRecord, newID []int32) []re
 // object, path, container and message, then by arrival (so equal findings
 // keep their order). It sorts an index and then moves each finding once.
 func sortFindings(fs []report.Finding) {
-	rank := map[string]int{}
+	rank := map[string]int8{}
 	for sev := control.SeverityInfo; sev <= control.SeverityCritical; sev++ {
-		rank[sev.String()] = int(sev)
+		rank[sev.String()] = int8(sev)
 	}
+	ranks := make([]int8, len(fs))
 	order := make([]int32, len(fs))
 	for i := range order {
 		order[i] = int32(i)
+		ranks[i] = rank[fs[i].Severity]
 	}
+	// Early returns, not cmp.Or: cmp.Or evaluates every comparison of every
+	// call, and most calls are settled by the first one or two keys.
 	slices.SortFunc(order, func(x, y int32) int {
+		if c := cmp.Compare(ranks[y], ranks[x]); c != 0 {
+			return c
+		}
 		a, b := &fs[x], &fs[y]
+		if c := strings.Compare(a.Source.File, b.Source.File); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Source.Line, b.Source.Line); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Control, b.Control); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Object.Kind, b.Object.Kind); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Object.Namespace, b.Object.Namespace); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Object.Name, b.Object.Name); c != 0 {
+			return c
+		}
 		return cmp.Or(
-			cmp.Compare(rank[b.Severity], rank[a.Severity]),
-			cmp.Compare(a.Source.File, b.Source.File),
-			cmp.Compare(a.Source.Line, b.Source.Line),
-			cmp.Compare(a.Control, b.Control),
-			cmp.Compare(a.Object.Kind, b.Object.Kind),
-			cmp.Compare(a.Object.Namespace, b.Object.Namespace),
-			cmp.Compare(a.Object.Name, b.Object.Name),
-			cmp.Compare(a.Path, b.Path),
-			cmp.Compare(a.Container, b.Container),
-			cmp.Compare(a.Message, b.Message),
+			strings.Compare(a.Path, b.Path),
+			strings.Compare(a.Container, b.Container),
+			strings.Compare(a.Message, b.Message),
 			cmp.Compare(x, y),
 		)
 	})
@@ -434,10 +453,25 @@ func (s *Session) exceptionFor(id string, e *k8s.Entry, ignores map[string]bool)
 // Result, sorted deterministically. It ends the session: the Inventory is
 // released (Inventory then returns an empty one).
 func (s *Session) Finish() *report.Result {
-	for _, i := range s.e.cross {
-		c := s.e.controls[i]
-		cc := &control.CrossContext{Inv: s.inv, Settings: s.e.settings}
-		err := safeCross(c, cc)
+	// Cross-object controls only read the inventory: they run in parallel,
+	// and their findings are recorded in control order.
+	ccs := make([]*control.CrossContext, len(s.e.cross))
+	errs := make([]error, len(s.e.cross))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for n, i := range s.e.cross {
+		ccs[n] = &control.CrossContext{Inv: s.inv, Settings: s.e.settings}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs[n] = safeCross(s.e.controls[i], ccs[n])
+		}()
+	}
+	wg.Wait()
+	for n, i := range s.e.cross {
+		c, cc, err := s.e.controls[i], ccs[n], errs[n]
 		s.mu.Lock()
 		for _, e := range cc.Evaluated {
 			s.evals[i] = append(s.evals[i], int32(e.ID))
