@@ -1,12 +1,14 @@
 package k8s
 
 import (
-	"bytes"
 	"encoding/json"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"unique"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // Entry is what the Inventory keeps of one object: enough for cross-object
@@ -27,7 +29,8 @@ type Entry struct {
 	// Pod holds pod template facts for pod-bearing kinds, nil otherwise.
 	Pod *PodFacts
 	// content is the object's apiVersion, kind, metadata name, namespace and
-	// labels, and spec, as compact JSON, for the small kinds that
+	// labels, and spec, as CBOR (compact, and several times faster to encode
+	// and decode than JSON), for the small kinds that
 	// cross-object analysis reads in full (see RetainedKinds); nil otherwise.
 	content []byte
 	// lines are the lines of the fields cross-object controls report on.
@@ -120,13 +123,40 @@ func (e *Entry) Content() map[string]any {
 	if e.content == nil {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(e.content))
-	dec.UseNumber()
 	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	if err := contentDec.Unmarshal(e.content, &m); err != nil {
 		return nil
 	}
-	NormalizeNumbers(m)
+	return m
+}
+
+// contentEnc and contentDec encode retained content as CBOR and decode it
+// back into the types the YAML and JSON decoders produce: map[string]any,
+// []any, string, int64, float64, bool and nil.
+var (
+	contentEnc = mustEncMode(cbor.EncOptions{Sort: cbor.SortNone, ShortestFloat: cbor.ShortestFloatNone})
+	contentDec = mustDecMode(cbor.DecOptions{
+		DefaultMapType:   reflect.TypeFor[map[string]any](),
+		IntDec:           cbor.IntDecConvertSignedOrFail,
+		MaxNestedLevels:  256,
+		MaxArrayElements: 1 << 24,
+		MaxMapPairs:      1 << 24,
+	})
+)
+
+func mustEncMode(o cbor.EncOptions) cbor.EncMode {
+	m, err := o.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+func mustDecMode(o cbor.DecOptions) cbor.DecMode {
+	m, err := o.DecMode()
+	if err != nil {
+		panic(err)
+	}
 	return m
 }
 
@@ -221,7 +251,7 @@ func EntryFor(obj *Object) *Entry {
 				c[f] = v
 			}
 		}
-		if b, err := json.Marshal(c); err == nil {
+		if b, err := contentEnc.Marshal(c); err == nil {
 			e.content = b
 		}
 	}
