@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
+	"sync"
 
 	"github.com/rampart-dev/rampart/internal/report"
 )
@@ -48,29 +50,99 @@ func (Writer) Write(w io.Writer, r *report.Result, _ report.Options) error {
 	if _, err := w.Write(doc[:cut]); err != nil {
 		return err
 	}
-	var item bytes.Buffer
-	fenc := json.NewEncoder(&item)
-	fenc.SetIndent("    ", "  ")
-	fenc.SetEscapeHTML(false)
-	for n := range r.Findings {
-		item.Reset()
-		if n > 0 {
-			item.WriteByte(',')
-		}
-		item.WriteString("\n    ")
-		if err := fenc.Encode(&r.Findings[n]); err != nil {
-			return err
-		}
-		item.Truncate(item.Len() - 1) // Encode's trailing newline
-		if _, err := w.Write(item.Bytes()); err != nil {
-			return err
-		}
+	if err := writeFindings(w, r.Findings); err != nil {
+		return err
 	}
 	if _, err := io.WriteString(w, "\n  "); err != nil {
 		return err
 	}
 	_, err := w.Write(doc[cut:])
 	return err
+}
+
+// chunkSize is the number of findings one worker encodes at a time.
+const chunkSize = 256
+
+// encodedChunk is the encoding of findings[start:end], ready when done is
+// closed.
+type encodedChunk struct {
+	start, end int
+	buf        []byte
+	done       chan struct{}
+}
+
+// writeFindings writes the findings array's items, each preceded by its
+// separator and indentation. Chunks of findings are encoded in parallel and
+// written in order; at most two chunks per worker are in memory at once.
+func writeFindings(w io.Writer, fs []report.Finding) error {
+	workers := min(runtime.GOMAXPROCS(0), (len(fs)+chunkSize-1)/chunkSize)
+	if workers <= 1 {
+		c := &encodedChunk{end: len(fs)}
+		encodeChunk(newFindingEncoder(), fs, c)
+		_, err := w.Write(c.buf)
+		return err
+	}
+	jobs := make(chan *encodedChunk)
+	ordered := make(chan *encodedChunk, 2*workers)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			enc := newFindingEncoder()
+			for c := range jobs {
+				encodeChunk(enc, fs, c)
+				close(c.done)
+			}
+		}()
+	}
+	go func() {
+		defer close(ordered)
+		defer close(jobs)
+		for start := 0; start < len(fs); start += chunkSize {
+			c := &encodedChunk{start: start, end: min(start+chunkSize, len(fs)), done: make(chan struct{})}
+			select {
+			case ordered <- c:
+			case <-stop:
+				return
+			}
+			select {
+			case jobs <- c:
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var err error
+	for c := range ordered {
+		if err != nil {
+			continue
+		}
+		select {
+		case <-c.done:
+		case <-stop:
+		}
+		if _, err = w.Write(c.buf); err != nil {
+			close(stop)
+		}
+	}
+	wg.Wait()
+	return err
+}
+
+// encodeChunk encodes findings[c.start:c.end] into c.buf with the report's
+// indentation.
+func encodeChunk(enc *findingEncoder, fs []report.Finding, c *encodedChunk) {
+	b := c.buf[:0]
+	for n := c.start; n < c.end; n++ {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, "\n    "...)
+		b = enc.appendFinding(b, &fs[n])
+	}
+	c.buf = b
 }
 
 // normalize returns a shallow copy of r with nil slices and maps made empty.
