@@ -218,6 +218,11 @@ type task struct {
 // continues. Load returns an *UnreachableError, having emitted nothing, when
 // the server cannot be reached or its API groups cannot be read; it returns
 // ctx.Err() when ctx ends.
+//
+// The probe and discovery run alongside the first LISTs: the kinds every
+// server serves at a single version are requested at once, and their
+// results are held until discovery confirms the kind is served (or dropped,
+// with the server, when the probe or discovery fails).
 func (c *Client) Load(ctx context.Context, opts Options, emit func(*k8s.Object), onErr func(load.InputError)) error {
 	if opts.PageSize <= 0 {
 		opts.PageSize = DefaultPageSize
@@ -225,61 +230,91 @@ func (c *Client) Load(ctx context.Context, opts Options, emit func(*k8s.Object),
 	if opts.Parallelism <= 0 {
 		opts.Parallelism = DefaultParallelism
 	}
-	if c.Probe != nil {
-		if err := c.Probe(ctx); err != nil {
-			return &UnreachableError{Server: c.Server, Err: err}
-		}
-	}
-	groups, err := c.Discovery.ServerGroups()
-	if err != nil {
-		return &UnreachableError{Server: c.Server, Err: err}
-	}
-	served := servedVersions(groups)
-	var tasks []task
-	for _, r := range Resources {
-		v := pickVersion(served, r)
-		if v == "" {
-			if !r.Optional {
-				onErr(load.InputError{File: c.endpoint(r, r.Versions[0], ""), Message: fmt.Sprintf("cannot list %s: API %s is not served", r.Kind, gv(r.Group, r.Versions[0]))})
+	listCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g := &gate{done: make(chan struct{})}
+	go func() {
+		defer close(g.done)
+		if c.Probe != nil {
+			if err := c.Probe(listCtx); err != nil {
+				g.err = &UnreachableError{Server: c.Server, Err: err}
+				cancel()
+				return
 			}
-			continue
 		}
-		if r.Namespaced && len(opts.Namespaces) > 0 {
-			for _, ns := range opts.Namespaces {
-				tasks = append(tasks, task{res: r, version: v, namespace: ns})
-			}
-			continue
+		groups, err := c.Discovery.ServerGroups()
+		if err != nil {
+			g.err = &UnreachableError{Server: c.Server, Err: err}
+			cancel()
+			return
 		}
-		tasks = append(tasks, task{res: r, version: v})
-	}
+		g.served = servedVersions(groups)
+	}()
 
 	f := &filter{
 		include: setOf(opts.Namespaces),
 		exclude: setOf(opts.ExcludeNamespaces),
 		listed:  map[string]bool{},
 	}
+	tasksOf := func(r Resource, v string) []task {
+		if r.Namespaced && len(opts.Namespaces) > 0 {
+			var ts []task
+			for _, ns := range opts.Namespaces {
+				ts = append(ts, task{res: r, version: v, namespace: ns})
+			}
+			return ts
+		}
+		return []task{{res: r, version: v}}
+	}
 	work := make(chan task)
 	var wg sync.WaitGroup
-	for range min(opts.Parallelism, len(tasks)) {
+	for range opts.Parallelism {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for t := range work {
-				if err := c.list(ctx, t, opts.PageSize, f, emit); err != nil && ctx.Err() == nil {
-					if t.res.SkipForbidden && apierrors.IsForbidden(err) {
-						continue
-					}
-					onErr(load.InputError{File: c.endpoint(t.res, t.version, t.namespace), Message: fmt.Sprintf("cannot list %s: %s", t.res.Kind, reason(err))})
+				err := c.list(listCtx, t, opts.PageSize, f, g, emit)
+				if err == nil || errors.Is(err, errNotServed) || !g.ok() || ctx.Err() != nil {
+					continue
 				}
+				if t.res.SkipForbidden && apierrors.IsForbidden(err) {
+					continue
+				}
+				onErr(load.InputError{File: c.endpoint(t.res, t.version, t.namespace), Message: fmt.Sprintf("cannot list %s: %s", t.res.Kind, reason(err))})
 			}
 		}()
 	}
-feed:
-	for _, t := range tasks {
-		select {
-		case work <- t:
-		case <-ctx.Done():
-			break feed
+	send := func(ts []task) bool {
+		for _, t := range ts {
+			select {
+			case work <- t:
+			case <-listCtx.Done():
+				return false
+			}
+		}
+		return true
+	}
+	// Speculative LISTs first: kinds with one version that must be served.
+	ok := true
+	for _, r := range Resources {
+		if ok && !r.Optional && len(r.Versions) == 1 {
+			ok = send(tasksOf(r, r.Versions[0]))
+		}
+	}
+	if ok && g.ok() {
+	discovered:
+		for _, r := range Resources {
+			v := pickVersion(g.served, r)
+			switch {
+			case v == "" && !r.Optional:
+				onErr(load.InputError{File: c.endpoint(r, r.Versions[0], ""), Message: fmt.Sprintf("cannot list %s: API %s is not served", r.Kind, gv(r.Group, r.Versions[0]))})
+			case v == "" || (!r.Optional && len(r.Versions) == 1):
+				// Not served and optional, or already listed.
+			default:
+				if !send(tasksOf(r, v)) {
+					break discovered
+				}
+			}
 		}
 	}
 	close(work)
@@ -287,12 +322,37 @@ feed:
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if !g.ok() {
+		return g.err
+	}
 	for _, o := range f.held {
 		if !f.listed[o.owner] {
 			emit(o.obj)
 		}
 	}
 	return nil
+}
+
+// errNotServed ends a speculative LIST of a kind the server does not serve.
+var errNotServed = errors.New("API not served")
+
+// gate holds the outcome of the probe and discovery, which run alongside the
+// first LISTs.
+type gate struct {
+	done   chan struct{}
+	err    error               // an *UnreachableError; set before done closes
+	served map[string][]string // served versions by group; set before done closes
+}
+
+// ok waits for the probe and discovery and reports whether both succeeded.
+func (g *gate) ok() bool {
+	<-g.done
+	return g.err == nil
+}
+
+// serves waits for discovery and reports whether it lists r at version v.
+func (g *gate) serves(r Resource, v string) bool {
+	return g.ok() && slices.Contains(g.served[r.Group], v)
 }
 
 // filter applies the namespace selection and holds the objects owned by a
@@ -357,7 +417,11 @@ func controllerUID(md map[string]any) string {
 }
 
 // list runs one paginated LIST and adds its items to f.
-func (c *Client) list(ctx context.Context, t task, pageSize int64, f *filter, emit func(*k8s.Object)) error {
+//
+// It waits for the gate before it uses the first page, so that nothing is
+// emitted from a server that failed the probe or discovery, or of a kind
+// discovery does not list (errNotServed).
+func (c *Client) list(ctx context.Context, t task, pageSize int64, f *filter, g *gate, emit func(*k8s.Object)) error {
 	gvr := schema.GroupVersionResource{Group: t.res.Group, Version: t.version, Resource: t.res.Resource}
 	apiVersion := gv(t.res.Group, t.version)
 	lo := metav1.ListOptions{Limit: pageSize}
@@ -369,6 +433,9 @@ func (c *Client) list(ctx context.Context, t task, pageSize int64, f *filter, em
 				ri = c.Metadata.Resource(gvr).Namespace(t.namespace)
 			}
 			l, err := ri.List(ctx, lo)
+			if !g.serves(t.res, t.version) {
+				return errNotServed
+			}
 			if err != nil {
 				return err
 			}
@@ -386,6 +453,9 @@ func (c *Client) list(ctx context.Context, t task, pageSize int64, f *filter, em
 				ri = c.Dynamic.Resource(gvr).Namespace(t.namespace)
 			}
 			l, err := ri.List(ctx, lo)
+			if !g.serves(t.res, t.version) {
+				return errNotServed
+			}
 			if err != nil {
 				return err
 			}
