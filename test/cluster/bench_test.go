@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -50,6 +51,10 @@ func BenchmarkClusterScan(b *testing.B) {
 		b.Fatalf("building rampart: %v\n%s", err, out)
 	}
 	kc := env.Admin.KubeconfigFile(b)
+	// The API server shares the machine's cores with the scanner and the
+	// bare LISTs, so single runs are noisy: the goals are judged on the
+	// medians over all iterations.
+	var ratios, rsses []float64
 	for b.Loop() {
 		// The bare LISTs start as cold as the scanner does: a fresh client
 		// built from the same kubeconfig with the scanner's own settings.
@@ -76,9 +81,22 @@ func BenchmarkClusterScan(b *testing.B) {
 		b.ReportMetric(float64(scanTime.Milliseconds()), "scan-ms")
 		b.ReportMetric(ratio, "scan/list")
 		b.ReportMetric(float64(rss)/(1<<20), "peak-MiB")
-		fmt.Printf("cluster scan: %d objects listed; bare LIST %s; scan %s (%.2fx LIST, goal <= 1.5x: %v); peak RSS %.1f MiB (goal < 300 MiB: %v)\n",
-			listed, listTime.Round(time.Millisecond), scanTime.Round(time.Millisecond), ratio, ratio <= 1.5, float64(rss)/(1<<20), rss < 300<<20)
+		fmt.Printf("cluster scan: %d objects listed; bare LIST %s; scan %s (%.2fx LIST); peak RSS %.1f MiB\n",
+			listed, listTime.Round(time.Millisecond), scanTime.Round(time.Millisecond), ratio, float64(rss)/(1<<20))
+		ratios, rsses = append(ratios, ratio), append(rsses, float64(rss)/(1<<20))
 	}
+	ratio, rss := median(ratios), slices.Max(rsses)
+	fmt.Printf("cluster scan over %d runs: median scan/LIST %.2fx (goal <= 1.5x: %v); max peak RSS %.1f MiB (goal < 300 MiB: %v)\n",
+		len(ratios), ratio, ratio <= 1.5, rss, rss < 300)
+}
+
+// median returns the median of xs (the mean of the middle two when even).
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // bareList runs the paginated LISTs of every kind the scanner reads, in
