@@ -51,8 +51,11 @@ func docs(cat *catalogue) []controlDoc {
 	var out []controlDoc
 	for _, c := range cat.reg.All() {
 		kind := "object"
-		if c.Cross != nil {
+		switch {
+		case c.Cross != nil:
 			kind = "cross-object"
+		case c.External != "":
+			kind = "rampart " + c.External
 		}
 		m := cat.fws.MappingsOf(c.ID)
 		if m == nil {

@@ -73,6 +73,9 @@ func (c *catalogue) selectControls(fwIDs, include, exclude []string) ([]*control
 	}
 	var out []*control.Control
 	for _, ctl := range c.reg.All() {
+		if ctl.External != "" {
+			continue // evaluated by an audit command, not by scans
+		}
 		if len(fwIDs) > 0 && !allowed[ctl.ID] {
 			continue
 		}

@@ -89,8 +89,8 @@ func (c *CrossContext) Fail(e *k8s.Entry, v Violation) {
 	c.Violations[e.ID] = append(c.Violations[e.ID], v)
 }
 
-// Control is metadata joined with check logic. Exactly one of Check and
-// Cross is set.
+// Control is metadata joined with check logic. Exactly one of Check, Cross
+// and External is set.
 type Control struct {
 	Metadata
 	// Kinds lists the kinds Check applies to; empty means every kind.
@@ -105,6 +105,11 @@ type Control struct {
 	Check func(*Context)
 	// Cross evaluates the whole inventory after loading.
 	Cross func(*CrossContext)
+	// External names the audit command that evaluates the control against
+	// live components (for example "probe"); scans do not run it. Such
+	// controls are in the catalogue so that rampart controls, rampart
+	// explain and framework mappings cover them.
+	External string
 }
 
 // Applies reports whether the per-object check applies to obj.
@@ -144,8 +149,8 @@ func (r *Registry) Register(c *Control) error {
 		return fmt.Errorf("registering control: empty ID")
 	case r.byID[c.ID] != nil:
 		return fmt.Errorf("registering control %s: duplicate ID", c.ID)
-	case (c.Check == nil) == (c.Cross == nil):
-		return fmt.Errorf("registering control %s: exactly one of Check and Cross must be set", c.ID)
+	case btoi(c.Check != nil)+btoi(c.Cross != nil)+btoi(c.External != "") != 1:
+		return fmt.Errorf("registering control %s: exactly one of Check, Cross and External must be set", c.ID)
 	}
 	r.byID[c.ID] = c
 	return nil
@@ -165,4 +170,11 @@ func (r *Registry) All() []*Control {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -62,4 +62,9 @@ const (
 	StatusError    Status = "error"
 	// StatusSkip marks a framework item none of whose controls applied to any object.
 	StatusSkip Status = "skip"
+	// StatusManual marks an audit check (rampart node) that a human must
+	// verify: the benchmark itself says it cannot be automated.
+	StatusManual Status = "manual"
+	// StatusNotApplicable marks an audit check whose component is absent.
+	StatusNotApplicable Status = "not-applicable"
 )

@@ -17,7 +17,9 @@ type Finding struct {
 	Title string `json:"title"`
 	// Severity is the control's severity name.
 	Severity string `json:"severity"`
-	// Status is fail, warn, excepted or error (passes are counted in Controls).
+	// Status is fail, warn, excepted or error (passes are counted in
+	// Controls); audits (rampart node, rampart probe) also report pass,
+	// manual and not-applicable results as findings, with their evidence.
 	Status string `json:"status"`
 	// Object identifies the object.
 	Object k8s.Ref `json:"object"`
@@ -33,6 +35,24 @@ type Finding struct {
 	Remediation string `json:"remediation"`
 	// Exception explains why a finding is excepted (or that its exception expired).
 	Exception *Exception `json:"exception,omitempty"`
+	// Evidence is what proved an audit result (rampart node, rampart
+	// probe); nil for scans.
+	Evidence *Evidence `json:"evidence,omitempty"`
+}
+
+// Evidence is what proved an audit result: the value observed and where it
+// came from.
+type Evidence struct {
+	// Value is what was observed: a flag or configuration value, a file's
+	// mode or owner, an HTTP status and the response field that proves it.
+	// Secret values are never included.
+	Value string `json:"value,omitempty"`
+	// Origin says where Value came from: flag, file, default, stat,
+	// response or absent.
+	Origin string `json:"origin"`
+	// Location is what was read: a process (/proc/PID/cmdline), a file or
+	// an endpoint URL.
+	Location string `json:"location,omitempty"`
 }
 
 // Exception records the exception that matched a finding.

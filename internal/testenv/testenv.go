@@ -140,7 +140,28 @@ func Stop() error {
 	return err
 }
 
-func start() (*Env, error) {
+// StartCustom starts a control plane of its own for t, configured by
+// configure before it starts (for example
+// cp.GetAPIServer().Configure().Set("anonymous-auth", "true"), or etcd
+// flags), and stops it when t ends. Use it for tests that need a
+// deliberately hardened or insecure control plane; it fails t like Start.
+func StartCustom(t testing.TB, configure func(cp *envtest.ControlPlane)) *Env {
+	t.Helper()
+	env, err := startWith(configure)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.env.Stop(); err != nil {
+			t.Errorf("testenv: stopping the control plane: %v", err)
+		}
+	})
+	return env
+}
+
+func start() (*Env, error) { return startWith(nil) }
+
+func startWith(configure func(cp *envtest.ControlPlane)) (*Env, error) {
 	dir, err := Assets()
 	if err != nil {
 		return nil, err
@@ -163,6 +184,9 @@ func start() (*Env, error) {
 	}
 	if os.Getenv("KUBEBUILDER_CONTROLPLANE_START_TIMEOUT") == "" {
 		env.ControlPlaneStartTimeout = startTimeout
+	}
+	if configure != nil {
+		configure(&env.ControlPlane)
 	}
 	cfg, err := env.Start()
 	if err != nil {

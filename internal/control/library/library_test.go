@@ -63,6 +63,9 @@ func TestFixtures(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range reg.All() {
+		if c.External != "" {
+			continue // tested by the audit command's own package
+		}
 		t.Run(c.ID, func(t *testing.T) {
 			dir := filepath.Join("testdata", "fixtures", c.ID)
 			files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))

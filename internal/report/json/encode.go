@@ -14,7 +14,7 @@ import (
 // remediation, kinds, namespaces, files) are escaped once and cached.
 // TestFindingEncoderMatchesEncodingJSON and FuzzFindingEncoder hold it to
 // encoding/json's output; a field added to report.Finding, k8s.Ref,
-// k8s.Source or report.Exception must be added here too (the test fails
+// k8s.Source, report.Exception or report.Evidence must be added here too (the test fails
 // until it is).
 type findingEncoder struct {
 	cache map[string][]byte
@@ -62,6 +62,19 @@ func (e *findingEncoder) appendFinding(b []byte, f *report.Finding) []byte {
 		}
 		if x.Expired {
 			b = append(b, ","+nestedIndent+`"expired": true`...)
+		}
+		b = append(b, fieldIndent+"}"...)
+	}
+	if x := f.Evidence; x != nil {
+		b = append(b, ","+fieldIndent+`"evidence": {`...)
+		first := true
+		if x.Value != "" {
+			b = e.field(b, nestedIndent, "value", x.Value, true)
+			first = false
+		}
+		b = e.field(b, nestedIndent, "origin", x.Origin, first)
+		if x.Location != "" {
+			b = e.field(b, nestedIndent, "location", x.Location, false)
 		}
 		b = append(b, fieldIndent+"}"...)
 	}

@@ -41,8 +41,10 @@ func TestFindingEncoderMatchesEncodingJSON(t *testing.T) {
 				Source:  k8s.Source{File: s, Line: i - 3, Origin: s, Cluster: s, Server: s, ResourceVersion: s},
 				Message: s, Remediation: s,
 				Exception: &report.Exception{Source: s, Reason: s, Expires: s, Expired: i%2 == 0},
+				Evidence:  &report.Evidence{Value: s, Origin: s, Location: s},
 			},
-			{Exception: &report.Exception{}},
+			{Exception: &report.Exception{}, Evidence: &report.Evidence{}},
+			{Evidence: &report.Evidence{Origin: s, Location: s}},
 		}
 		for _, f := range cases {
 			// Twice: the second time the strings come from the cache.
@@ -60,7 +62,8 @@ func TestFindingEncoderMatchesEncodingJSON(t *testing.T) {
 // the encoded types, so that findingEncoder is taught about it.
 func TestFindingEncoderCoversEveryField(t *testing.T) {
 	for typ, n := range map[reflect.Type]int{
-		reflect.TypeFor[report.Finding]():   11,
+		reflect.TypeFor[report.Finding]():   12,
+		reflect.TypeFor[report.Evidence]():  3,
 		reflect.TypeFor[k8s.Ref]():          4,
 		reflect.TypeFor[k8s.Source]():       6,
 		reflect.TypeFor[report.Exception](): 4,
@@ -84,6 +87,7 @@ func FuzzFindingEncoder(f *testing.F) {
 		}
 		if exc {
 			fd.Exception = &report.Exception{Source: a, Reason: b, Expired: line%2 == 0}
+			fd.Evidence = &report.Evidence{Value: b, Origin: a}
 		}
 		got := newFindingEncoder().appendFinding(nil, &fd)
 		if want := reference(t, &fd); !bytes.Equal(got, want) {
