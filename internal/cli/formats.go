@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"bufio"
+	"fmt"
+	"os"
 	"sort"
 	"sync"
 
 	"github.com/rampart-dev/rampart/internal/control"
 	"github.com/rampart-dev/rampart/internal/control/library"
+	"github.com/rampart-dev/rampart/internal/load"
 	"github.com/rampart-dev/rampart/internal/report"
 	"github.com/rampart-dev/rampart/internal/report/html"
 	jsonw "github.com/rampart-dev/rampart/internal/report/json"
@@ -53,4 +57,61 @@ func formatNames() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// reportOptions say where and how a command writes its report.
+type reportOptions struct {
+	// Output is the report file; empty means standard output.
+	Output string
+	// NoColor turns colour off in table output.
+	NoColor bool
+	// FailOn is the lowest severity of a failing finding that makes the
+	// command exit 1.
+	FailOn control.Severity
+}
+
+// writeReport writes res with w, prints its input errors on stderr and
+// returns the command's outcome: an ExitError with ExitUsage when there were
+// input errors, ExitFindings when a finding failed at or above o.FailOn, nil
+// otherwise. scan, node and probe share it.
+func writeReport(streams IO, res *report.Result, w report.Writer, o reportOptions) error {
+	out := streams.Out
+	var file *os.File
+	if o.Output != "" {
+		var err error
+		file, err = os.Create(o.Output)
+		if err != nil {
+			return usageError("--output: %v", err)
+		}
+		out = file
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	color := !o.NoColor && o.Output == "" && isTerminal(streams.Out) && os.Getenv("NO_COLOR") == ""
+	werr := w.Write(bw, res, report.Options{Color: color, Width: termWidth(streams.Out)})
+	if ferr := bw.Flush(); werr == nil {
+		werr = ferr
+	}
+	if file != nil {
+		if cerr := file.Close(); werr == nil {
+			werr = cerr
+		}
+	}
+	if werr != nil {
+		return &ExitError{Code: ExitUsage, Message: fmt.Sprintf("writing report: %v", werr)}
+	}
+	for _, e := range res.Errors {
+		fmt.Fprintln(streams.Err, "rampart: error: "+load.InputError{File: e.File, Line: e.Line, Message: e.Message}.Error())
+	}
+	if len(res.Errors) > 0 {
+		return &ExitError{Code: ExitUsage}
+	}
+	for _, f := range res.Findings {
+		if f.Status != string(control.StatusFail) {
+			continue
+		}
+		if sev, _ := control.ParseSeverity(f.Severity); sev >= o.FailOn {
+			return &ExitError{Code: ExitFindings}
+		}
+	}
+	return nil
 }

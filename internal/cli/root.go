@@ -61,7 +61,15 @@ func NewRoot(streams IO) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return &ExitError{Code: ExitUsage, Message: err.Error()}
 	})
-	root.AddCommand(NewCmdScan(streams), NewCmdControls(streams), NewCmdExplain(streams), NewCmdNetpol(streams), NewCmdRBAC(streams))
+	root.AddCommand(
+		NewCmdScan(streams),
+		NewCmdControls(streams),
+		NewCmdExplain(streams),
+		NewCmdNetpol(streams),
+		NewCmdRBAC(streams),
+		NewCmdNode(streams),
+		NewCmdProbe(streams),
+	)
 	return root
 }
 

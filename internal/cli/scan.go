@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"runtime/debug"
@@ -178,44 +176,7 @@ func runScan(ctx context.Context, o *ScanOptions, paths []string, streams IO) er
 	}
 	engine.FilterSeverity(res, minSev)
 
-	out := streams.Out
-	var file *os.File
-	if o.Output != "" {
-		file, err = os.Create(o.Output)
-		if err != nil {
-			return usageError("--output: %v", err)
-		}
-		out = file
-	}
-	bw := bufio.NewWriterSize(out, 64<<10)
-	color := !o.NoColor && o.Output == "" && isTerminal(streams.Out) && os.Getenv("NO_COLOR") == ""
-	werr := w.Write(bw, res, report.Options{Color: color, Width: termWidth(streams.Out)})
-	if ferr := bw.Flush(); werr == nil {
-		werr = ferr
-	}
-	if file != nil {
-		if cerr := file.Close(); werr == nil {
-			werr = cerr
-		}
-	}
-	if werr != nil {
-		return &ExitError{Code: ExitUsage, Message: fmt.Sprintf("writing report: %v", werr)}
-	}
-	for _, e := range res.Errors {
-		fmt.Fprintln(streams.Err, "rampart: error: "+load.InputError{File: e.File, Line: e.Line, Message: e.Message}.Error())
-	}
-	if len(res.Errors) > 0 {
-		return &ExitError{Code: ExitUsage}
-	}
-	for _, f := range res.Findings {
-		if f.Status != string(control.StatusFail) {
-			continue
-		}
-		if sev, _ := control.ParseSeverity(f.Severity); sev >= failOn {
-			return &ExitError{Code: ExitFindings}
-		}
-	}
-	return nil
+	return writeReport(streams, res, w, reportOptions{Output: o.Output, NoColor: o.NoColor, FailOn: failOn})
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -87,5 +87,23 @@ func (c *catalogue) selectControls(fwIDs, include, exclude []string) ([]*control
 		}
 		out = append(out, ctl)
 	}
-	return out, fws, nil
+	// Frameworks implemented only by audit commands' controls (kube-hunter:
+	// rampart probe) have nothing to score in a scan.
+	scanned := fws[:0:0]
+	for _, f := range fws {
+		scan := false
+		for _, id := range f.ControlIDs() {
+			if ctl, ok := c.reg.Get(id); ok && ctl.External == "" {
+				scan = true
+				break
+			}
+		}
+		switch {
+		case scan:
+			scanned = append(scanned, f)
+		case len(fwIDs) > 0:
+			return nil, nil, usageError("framework %q is checked by an audit command, not by scans (see 'rampart controls')", f.ID)
+		}
+	}
+	return out, scanned, nil
 }
