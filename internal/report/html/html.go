@@ -33,6 +33,10 @@ var severities = []string{"critical", "high", "medium", "low", "info"}
 
 var statuses = []string{"fail", "warn", "excepted", "error"}
 
+// auditStatuses are offered by the status filter when the report has them
+// (audits: rampart node, rampart probe).
+var auditStatuses = []string{"manual", "pass", "not-applicable"}
+
 type sevBar struct {
 	Name  string
 	Count int
@@ -66,6 +70,11 @@ type view struct {
 // Write renders r as HTML.
 func (Writer) Write(w io.Writer, r *report.Result, _ report.Options) error {
 	v := view{R: r, Statuses: statuses, Severities: severities}
+	for _, st := range auditStatuses {
+		if r.Summary.ByStatus[st] > 0 {
+			v.Statuses = append(v.Statuses[:len(v.Statuses):len(v.Statuses)], st)
+		}
+	}
 	max := 0
 	for _, s := range severities {
 		n := r.Summary.BySeverity[s]
@@ -92,6 +101,9 @@ func (Writer) Write(w io.Writer, r *report.Result, _ report.Options) error {
 			loc += fmt.Sprintf(":%d", f.Source.Line)
 		}
 		f.Message, f.Container, f.Path, f.Title = clean(f.Message), clean(f.Container), clean(f.Path), clean(f.Title)
+		if x := f.Evidence; x != nil {
+			f.Evidence = &report.Evidence{Value: clean(x.Value), Origin: clean(x.Origin), Location: clean(x.Location)}
+		}
 		v.Rows = append(v.Rows, row{Finding: f, Rank: rank[f.Severity], Location: clean(loc), Object: clean(f.Object.String())})
 		if !seen[f.Control] {
 			seen[f.Control] = true

@@ -188,7 +188,7 @@ func testCase(id, name string, src k8s.Source, fs []report.Finding) testcase {
 	if src.Line > 0 {
 		tc.Line = strconv.Itoa(src.Line)
 	}
-	var errs, fails, excepted, warns []report.Finding
+	var errs, fails, excepted, warns, skips []report.Finding
 	for _, f := range fs {
 		switch f.Status {
 		case "error":
@@ -197,6 +197,10 @@ func testCase(id, name string, src k8s.Source, fs []report.Finding) testcase {
 			excepted = append(excepted, f)
 		case "warn":
 			warns = append(warns, f)
+		case "pass":
+			// Audits report passes; a testcase without outcome is a pass.
+		case "manual", "not-applicable":
+			skips = append(skips, f)
 		default:
 			fails = append(fails, f)
 		}
@@ -226,6 +230,12 @@ func testCase(id, name string, src k8s.Source, fs []report.Finding) testcase {
 			if x.Reason != "" {
 				msg += ": " + x.Reason
 			}
+		}
+		tc.Skipped = &outcome{Message: msg}
+	case len(skips) > 0:
+		msg := skips[0].Status
+		if skips[0].Message != "" {
+			msg += ": " + skips[0].Message
 		}
 		tc.Skipped = &outcome{Message: msg}
 	}

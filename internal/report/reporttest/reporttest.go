@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rampart-dev/rampart/internal/audit"
 	"github.com/rampart-dev/rampart/internal/control"
 	"github.com/rampart-dev/rampart/internal/control/framework"
 	"github.com/rampart-dev/rampart/internal/control/library"
@@ -46,7 +47,45 @@ func Cases(t testing.TB) []Case {
 		{Name: "empty", Result: Scan(t)},
 		{Name: "clean", Result: Scan(t, filepath.Join(d, "clean.yaml"))},
 		{Name: "handmade", Result: Handmade()},
+		{Name: "audit", Result: Audit()},
 	}
+}
+
+// Audit returns the report of a small node audit built by audit.Build: a
+// failure decided by a default, a pass decided by a config file, a manual
+// check, a component that is absent and an unreadable file, so that every
+// writer shows audit statuses and evidence.
+func Audit() *report.Result {
+	anon := &audit.Check{ID: "cis-1.2.1", Title: "Ensure that the --anonymous-auth argument is set to false", Severity: control.SeverityHigh,
+		Remediation: "Set `--anonymous-auth=false` in the API server's static pod manifest.", Item: "1.2.1"}
+	kubeletAnon := &audit.Check{ID: "cis-4.2.1", Title: "Ensure that the --anonymous-auth argument is set to false (kubelet)", Severity: control.SeverityHigh,
+		Remediation: "Set `authentication.anonymous.enabled: false` in the kubelet config file.", Item: "4.2.1"}
+	encryption := &audit.Check{ID: "cis-1.2.29", Title: "Ensure that encryption providers are appropriately configured", Severity: control.SeverityMedium,
+		Remediation: "Use aescbc, kms or secretbox in the encryption provider config.", Item: "1.2.29"}
+	etcd := &audit.Check{ID: "cis-2.1", Title: "Ensure that the --cert-file and --key-file arguments are set as appropriate", Severity: control.SeverityHigh,
+		Remediation: "Set --cert-file and --key-file on etcd.", Item: "2.1"}
+	perms := &audit.Check{ID: "cis-4.1.9", Title: "If the kubelet config.yaml configuration file is being used validate permissions set to 600 or more restrictive", Severity: control.SeverityMedium,
+		Remediation: "chmod 600 /var/lib/kubelet/config.yaml", Item: "4.1.9"}
+	api := k8s.Ref{Kind: "Process", Name: "kube-apiserver (pid 4242)"}
+	kubelet := k8s.Ref{Kind: "Process", Name: "kubelet (pid 77)"}
+	cmdline := k8s.Source{File: "/proc/4242/cmdline"}
+	results := []audit.Result{
+		{Check: anon, Target: api, Source: cmdline, Status: control.StatusFail,
+			Message:  "anonymous requests are served: --anonymous-auth is not set and defaults to true",
+			Evidence: &report.Evidence{Value: "true", Origin: "default", Location: "/proc/4242/cmdline"}},
+		{Check: kubeletAnon, Target: kubelet, Source: k8s.Source{File: "/var/lib/kubelet/config.yaml"}, Status: control.StatusPass,
+			Message:  "authentication.anonymous.enabled is false",
+			Evidence: &report.Evidence{Value: "authentication.anonymous.enabled: false", Origin: "file", Location: "/var/lib/kubelet/config.yaml"}},
+		{Check: encryption, Target: api, Source: cmdline, Status: control.StatusManual,
+			Message: "the encryption providers must be reviewed by hand"},
+		{Check: etcd, Target: k8s.Ref{Kind: "Process", Name: "etcd"}, Status: control.StatusNotApplicable,
+			Message: "etcd is not running on this node"},
+		{Check: perms, Target: k8s.Ref{Kind: "File", Name: "/var/lib/kubelet/config.yaml"}, Source: k8s.Source{File: "/var/lib/kubelet/config.yaml"}, Status: control.StatusWarn,
+			Message:  "cannot stat /var/lib/kubelet/config.yaml: permission denied",
+			Evidence: &report.Evidence{Origin: "absent", Location: "/var/lib/kubelet/config.yaml"}},
+	}
+	return audit.Build("dev", audit.Framework{ID: "cis-node", Name: "CIS Kubernetes Benchmark (node and control plane)", Version: "1.10"},
+		[]*audit.Check{anon, encryption, etcd, perms, kubeletAnon}, results, nil)
 }
 
 // Metadata returns the metadata of the controls Scan runs, by ID.

@@ -159,6 +159,8 @@ type resultProperties struct {
 	Origin    string `json:"origin,omitempty"`
 	// ExpiredException describes a config exception that no longer applies.
 	ExpiredException string `json:"expiredException,omitempty"`
+	// Evidence is what proved an audit result.
+	Evidence *report.Evidence `json:"evidence,omitempty"`
 }
 
 type suppression struct {
@@ -236,9 +238,16 @@ func (wr Writer) Write(w io.Writer, r *report.Result, _ report.Options) error {
 			Message:             message{Text: resultText(f)},
 			Locations:           []location{findingLocation(f, base)},
 			PartialFingerprints: map[string]string{"rampartFinding/v1": fingerprint(f)},
-			Properties:          resultProperties{Severity: f.Severity, Status: f.Status, Container: f.Container, Path: f.Path, Origin: f.Source.Origin},
+			Properties:          resultProperties{Severity: f.Severity, Status: f.Status, Container: f.Container, Path: f.Path, Origin: f.Source.Origin, Evidence: f.Evidence},
 		}
 		switch f.Status {
+		case string(control.StatusPass):
+			res.Kind, res.Level = "pass", "none"
+		case string(control.StatusNotApplicable):
+			res.Kind, res.Level = "notApplicable", "none"
+		case string(control.StatusManual):
+			// The benchmark says a human must verify it.
+			res.Kind, res.Level = "review", "none"
 		case string(control.StatusWarn):
 			if res.Level == "error" {
 				res.Level = "warning"

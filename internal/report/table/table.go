@@ -145,6 +145,17 @@ func (p *printer) finding(f report.Finding) {
 		}
 		p.wrapped("    ", "    ", clean(note), dim)
 	}
+	if x := f.Evidence; x != nil {
+		note := "evidence (" + x.Origin
+		if x.Location != "" {
+			note += ", " + x.Location
+		}
+		note += ")"
+		if x.Value != "" {
+			note += ": " + x.Value
+		}
+		p.wrapped("    ", "    ", clean(note), dim)
+	}
 }
 
 // wrapped writes prefix+text wrapped at the width; continuation lines start
@@ -194,6 +205,13 @@ func (p *printer) summary(r *report.Result) {
 		extra = append(extra, fmt.Sprintf("%d evaluation %s", n, plural(n, "error", "errors")))
 	}
 	extra = append(extra, fmt.Sprintf("%d input %s", sm.Errors, plural(sm.Errors, "error", "errors")))
+	for _, st := range []struct{ status, one, many string }{
+		{"pass", "passed", "passed"}, {"manual", "manual check", "manual checks"}, {"not-applicable", "not applicable", "not applicable"},
+	} {
+		if n := sm.ByStatus[st.status]; n > 0 {
+			extra = append(extra, fmt.Sprintf("%d %s", n, plural(n, st.one, st.many)))
+		}
+	}
 	p.wrapped("Failing: ", "  ", strings.Join(parts, ", ")+"; "+strings.Join(extra, ", ")+".", "")
 	if len(r.Frameworks) > 0 {
 		var fw []string
