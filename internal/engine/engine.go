@@ -29,10 +29,12 @@ type Engine struct {
 	anyMetadataOnly bool
 	settings        *control.Settings
 	exceptions      []Exception
-	frameworks      []*framework.Framework
-	now             func() time.Time
-	workers         int
-	version         string
+	// configExc are the shared, immutable report forms of exceptions.
+	configExc  []report.Exception
+	frameworks []*framework.Framework
+	now        func() time.Time
+	workers    int
+	version    string
 }
 
 // Option configures an Engine.
@@ -77,6 +79,9 @@ func New(controls []*control.Control, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
+	for _, x := range e.exceptions {
+		e.configExc = append(e.configExc, report.Exception{Source: "config", Reason: x.Reason, Expires: x.Expires})
+	}
 	e.anyMetadataOnly = true
 	for i, c := range controls {
 		if c.Check != nil && len(c.Kinds) == 0 && !c.MetadataOnly {
@@ -117,8 +122,6 @@ type Session struct {
 	evals    [][]int32
 	failed   [][]int32
 	excepted [][]int32
-	// configExc are the shared, immutable report forms of s.e.exceptions.
-	configExc []report.Exception
 	// strs and strIdx intern the strings of pending findings; excs holds
 	// their exceptions.
 	strs   []string
@@ -131,9 +134,6 @@ func (e *Engine) NewSession() *Session {
 	n := len(e.controls)
 	s := &Session{e: e, inv: k8s.NewInventory(), evals: make([][]int32, n), failed: make([][]int32, n), excepted: make([][]int32, n)}
 	s.strs, s.strIdx = []string{""}, map[string]int32{"": 0}
-	for _, x := range e.exceptions {
-		s.configExc = append(s.configExc, report.Exception{Source: "config", Reason: x.Reason, Expires: x.Expires})
-	}
 	return s
 }
 
@@ -431,18 +431,25 @@ func sortFindings(fs []report.Finding) {
 
 // exceptionFor finds the annotation or config exception for control id on e.
 func (s *Session) exceptionFor(id string, e *k8s.Entry, ignores map[string]bool) *report.Exception {
+	return s.e.exceptionFor(id, e.Ref, e.Annotations, ignores)
+}
+
+// exceptionFor finds the annotation (ignores, with the reason from ann) or
+// config exception for control id on the object ref. An expired config
+// exception is returned marked Expired when no valid one applies.
+func (e *Engine) exceptionFor(id string, ref k8s.Ref, ann map[string]string, ignores map[string]bool) *report.Exception {
 	if ignores[id] {
-		return &report.Exception{Source: "annotation", Reason: e.Annotations[AnnotationIgnoreReason]}
+		return &report.Exception{Source: "annotation", Reason: ann[AnnotationIgnoreReason]}
 	}
 	var expired *report.Exception
-	now := s.e.now()
-	for i := range s.e.exceptions {
-		x := &s.e.exceptions[i]
-		if !x.matches(id, e.Ref) {
+	now := e.now()
+	for i := range e.exceptions {
+		x := &e.exceptions[i]
+		if !x.matches(id, ref) {
 			continue
 		}
 		if !x.Expired(now) {
-			return &s.configExc[i]
+			return &e.configExc[i]
 		}
 		expired = &report.Exception{Source: "config", Reason: x.Reason, Expires: x.Expires, Expired: true}
 	}

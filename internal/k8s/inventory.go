@@ -211,14 +211,7 @@ func EntryFor(obj *Object) *Entry {
 	if LabelKinds[e.Ref.Kind] {
 		e.Labels = obj.Labels()
 	}
-	for k, v := range Map(md, "annotations") {
-		if s, ok := v.(string); ok && strings.HasPrefix(k, AnnotationPrefix) {
-			if e.Annotations == nil {
-				e.Annotations = map[string]string{}
-			}
-			e.Annotations[k] = s
-		}
-	}
+	e.Annotations = RampartAnnotations(md)
 	if ps, ok := PodSpecOf(obj); ok {
 		pf := &PodFacts{
 			Labels:         internMap(ps.Labels()),
@@ -265,6 +258,21 @@ func EntryFor(obj *Object) *Entry {
 		}
 	}
 	return e
+}
+
+// RampartAnnotations returns the rampart.dev/ annotations (exceptions) of
+// the object metadata md, or nil when it has none.
+func RampartAnnotations(md map[string]any) map[string]string {
+	var out map[string]string
+	for k, v := range Map(md, "annotations") {
+		if s, ok := v.(string); ok && strings.HasPrefix(k, AnnotationPrefix) {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = s
+		}
+	}
+	return out
 }
 
 // appendPorts appends the ports a container declares.

@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/k8s"
+	"github.com/rampart-dev/rampart/internal/report"
+)
+
+// Verdict is the outcome of one per-object control on one object, as
+// Evaluate returns it.
+type Verdict struct {
+	// Control is the control that reported it.
+	Control *control.Control
+	// Violation is what the control reported (for StatusError, Message is
+	// the evaluation error).
+	Violation control.Violation
+	// Severity is the effective severity: the violation's override or the
+	// control's.
+	Severity control.Severity
+	// Status is fail, excepted or error.
+	Status control.Status
+	// Exception is the exception that covers the violation (or that
+	// expired), if any.
+	Exception *report.Exception
+}
+
+// Evaluate runs the engine's per-object controls on one object and returns
+// what failed, with exceptions (annotations and config) applied exactly as
+// in scans. It is the admission path: no inventory, no report, no line
+// resolution, and no allocation beyond the verdicts and what the checks
+// themselves allocate. Cross-object controls are not run. A control that
+// panics yields a StatusError verdict. Evaluate is safe for concurrent use.
+func (e *Engine) Evaluate(obj *k8s.Object) []Verdict {
+	ctx := control.Context{Obj: obj, Settings: e.settings}
+	var out []Verdict
+	var ref k8s.Ref
+	var ann map[string]string
+	var ignores map[string]bool
+	resolved := false
+	run := func(idx []int) {
+		for _, i := range idx {
+			c := e.controls[i]
+			if c.Match != nil && !c.Match(obj) {
+				continue
+			}
+			ctx.Violations = ctx.Violations[:0]
+			if err := safeCheck(c, &ctx); err != nil {
+				out = append(out, Verdict{Control: c, Violation: control.Violation{Message: err.Error()}, Severity: c.Severity, Status: control.StatusError})
+				continue
+			}
+			if len(ctx.Violations) == 0 {
+				continue
+			}
+			if !resolved {
+				ref, ann = obj.Ref(), k8s.RampartAnnotations(obj.Metadata())
+				ignores, resolved = annotationIgnores(ann), true
+			}
+			for _, v := range ctx.Violations {
+				vd := Verdict{Control: c, Violation: v, Severity: c.Severity, Status: control.StatusFail}
+				if v.Severity != 0 {
+					vd.Severity = v.Severity
+				}
+				if x := e.exceptionFor(c.ID, ref, ann, ignores); x != nil {
+					vd.Exception = x
+					if !x.Expired {
+						vd.Status = control.StatusExcepted
+					}
+				}
+				out = append(out, vd)
+			}
+		}
+	}
+	run(e.byKind[obj.Kind()])
+	run(e.anyKind)
+	return out
+}

@@ -1,0 +1,99 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/rampart-dev/rampart/internal/bench"
+	"github.com/rampart-dev/rampart/internal/control/library"
+	"github.com/rampart-dev/rampart/internal/engine"
+	"github.com/rampart-dev/rampart/internal/k8s"
+	"github.com/rampart-dev/rampart/internal/load"
+)
+
+// verdictKey identifies one outcome for comparison.
+func verdictKey(control, path, message, status string) string {
+	return fmt.Sprintf("%s|%s|%s|%s", control, path, message, status)
+}
+
+// TestEvaluateMatchesScan holds the admission path to the scan path: on
+// every object of the examples and the real-world corpus, Evaluate reports
+// exactly the per-object findings (control, path, message, status) that a
+// scan of the same object reports, with exceptions applied alike.
+func TestEvaluateMatchesScan(t *testing.T) {
+	eng, err := bench.NewEngine(engine.WithExceptions([]engine.Exception{
+		{Controls: []string{"latest-tag"}, Reason: "pinned by digest in CD"},
+		{Controls: []string{"run-as-root"}, Namespaces: []string{"kube-*"}, Reason: "expired on purpose", Expires: "2000-01-01"},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := library.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cross := map[string]bool{}
+	for _, c := range reg.All() {
+		cross[c.ID] = c.Cross != nil
+	}
+	root := filepath.Join("..", "..")
+	var objs []*k8s.Object
+	errs := load.Objects(context.Background(), []string{filepath.Join(root, "examples"), filepath.Join(root, "testdata", "corpus")},
+		load.Options{Limits: load.DefaultLimits}, func(o *k8s.Object) { objs = append(objs, o) })
+	if len(objs) < 1000 {
+		t.Fatalf("loaded %d objects (%d errors), want the corpus", len(objs), len(errs))
+	}
+	checked, verdicts := 0, 0
+	for _, obj := range objs {
+		var got []string
+		for _, v := range eng.Evaluate(obj) {
+			got = append(got, verdictKey(v.Control.ID, v.Violation.Path, v.Violation.Message, string(v.Status)))
+		}
+		s := eng.NewSession()
+		s.Add(obj)
+		var want []string
+		for _, f := range s.Finish().Findings {
+			if cross[f.Control] {
+				continue // cross-object controls are not part of Evaluate
+			}
+			want = append(want, verdictKey(f.Control, f.Path, f.Message, f.Status))
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s %s: Evaluate\n  %q\nscan\n  %q", obj.Source.File, obj.Ref(), got, want)
+		}
+		checked++
+		verdicts += len(got)
+	}
+	t.Logf("%d objects, %d verdicts: Evaluate and scan agree", checked, verdicts)
+}
+
+// BenchmarkEvaluateDeployment evaluates a typical Deployment (two
+// containers, probes, resources, a security context with one weakness)
+// with every built-in control, as the admission webhook does per request.
+func BenchmarkEvaluateDeployment(b *testing.B) {
+	eng, err := bench.NewEngine()
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", "typical-deployment.yaml"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var obj *k8s.Object
+	load.Decode(load.Unit{Path: "typical-deployment.yaml"}, data, load.DefaultLimits, func(o *k8s.Object) { obj = o })
+	if obj == nil {
+		b.Fatal("no object decoded")
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		n = len(eng.Evaluate(obj))
+	}
+	b.ReportMetric(float64(n), "verdicts")
+}
