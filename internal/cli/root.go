@@ -69,6 +69,8 @@ func NewRoot(streams IO) *cobra.Command {
 		NewCmdRBAC(streams),
 		NewCmdNode(streams),
 		NewCmdProbe(streams),
+		NewCmdWebhook(streams),
+		NewCmdVAP(streams),
 	)
 	return root
 }
