@@ -9,6 +9,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/control/library/controlplane"
 	"github.com/rampart-dev/rampart/internal/control/library/exposure"
 	"github.com/rampart-dev/rampart/internal/control/library/network"
+	"github.com/rampart-dev/rampart/internal/control/library/probe"
 	"github.com/rampart-dev/rampart/internal/control/library/pss"
 	"github.com/rampart-dev/rampart/internal/control/library/rbac"
 	"github.com/rampart-dev/rampart/internal/control/library/rbacpath"
@@ -25,6 +26,7 @@ var families = []func() ([]*control.Control, error){
 	rbacpath.Controls,
 	network.Controls,
 	cluster.Controls,
+	probe.Controls,
 }
 
 // RegisterAll registers every built-in control into reg.
