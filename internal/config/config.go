@@ -32,6 +32,36 @@ type Config struct {
 	Settings control.Settings `yaml:"settings"`
 	// Exceptions except findings by control, kind, namespace and name.
 	Exceptions []engine.Exception `yaml:"exceptions"`
+	// Webhook configures rampart webhook serve.
+	Webhook Webhook `yaml:"webhook"`
+}
+
+// Webhook is the admission policy of rampart webhook serve. A namespace's
+// rampart.dev/enforce, rampart.dev/warn and rampart.dev/audit labels
+// override Enforce, Warn and Audit for requests in that namespace.
+type Webhook struct {
+	// Enforce, Warn and Audit are the cluster-default modes. Each is a
+	// severity (the mode covers failures at or above it), a framework ID
+	// (the mode covers that framework's controls), or "off". Empty means
+	// the default: enforce off, warn high, audit info.
+	Enforce string `yaml:"enforce"`
+	// Warn: see Enforce.
+	Warn string `yaml:"warn"`
+	// Audit: see Enforce.
+	Audit string `yaml:"audit"`
+	// ExemptNamespaces are exempt besides kube-system and Rampart's own
+	// namespace.
+	ExemptNamespaces []string `yaml:"exemptNamespaces"`
+	// ExemptUsers are user names whose requests are exempt.
+	ExemptUsers []string `yaml:"exemptUsers"`
+	// ExemptGroups are groups whose members' requests are exempt.
+	ExemptGroups []string `yaml:"exemptGroups"`
+	// DenyLatestTag enforces the image-tag-latest control in every namespace
+	// that is not exempt, whatever its mode.
+	DenyLatestTag bool `yaml:"denyLatestTag"`
+	// RequireAllowedRegistries enforces the untrusted-registry control
+	// (settings.allowedRegistries) in every namespace that is not exempt.
+	RequireAllowedRegistries bool `yaml:"requireAllowedRegistries"`
 }
 
 // Load reads and validates a configuration file.

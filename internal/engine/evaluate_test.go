@@ -26,7 +26,7 @@ func verdictKey(control, path, message, status string) string {
 // scan of the same object reports, with exceptions applied alike.
 func TestEvaluateMatchesScan(t *testing.T) {
 	eng, err := bench.NewEngine(engine.WithExceptions([]engine.Exception{
-		{Controls: []string{"latest-tag"}, Reason: "pinned by digest in CD"},
+		{Controls: []string{"image-tag-latest"}, Reason: "pinned by digest in CD"},
 		{Controls: []string{"run-as-root"}, Namespaces: []string{"kube-*"}, Reason: "expired on purpose", Expires: "2000-01-01"},
 	}))
 	if err != nil {
