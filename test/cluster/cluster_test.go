@@ -367,7 +367,15 @@ func TestLoadPaginationRealServer(t *testing.T) {
 func TestDeployManifestsPassScan(t *testing.T) {
 	code, out, stderr := run("scan", "-o", "json", "../../deploy")
 	r := decode(t, out)
-	if code != cli.ExitOK || len(r.Findings) != 0 || len(r.Errors) != 0 || r.Summary.Objects < 6 {
-		t.Fatalf("exit %d, %d objects, findings %+v, errors %+v; stderr %s", code, r.Summary.Objects, r.Findings, r.Errors, stderr)
+	// deploy/node-audit.yaml needs hostPID and hostPath: those findings
+	// are excepted by annotation, with a reason; nothing else may fire.
+	var open []report.Finding
+	for _, f := range r.Findings {
+		if f.Status != "excepted" || f.Exception == nil || f.Exception.Reason == "" || f.Object.Name != "rampart-node-audit" {
+			open = append(open, f)
+		}
+	}
+	if code != cli.ExitOK || len(open) != 0 || len(r.Errors) != 0 || r.Summary.Objects < 8 {
+		t.Fatalf("exit %d, %d objects, findings %+v, errors %+v; stderr %s", code, r.Summary.Objects, open, r.Errors, stderr)
 	}
 }
