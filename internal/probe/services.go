@@ -429,7 +429,7 @@ func probeArgo(pc *pctx) bool {
 	}
 	var ge grpcError
 	switch {
-	case info.status == http.StatusUnauthorized && decode(info.body, &ge) && ge.Code != nil:
+	case info.status == http.StatusUnauthorized && decode(info.body, &ge) && ge.Code != nil && *ge.Code == 16: // gRPC Unauthenticated
 		pc.pass("probe-argo-server-no-auth", info, "the Argo server asks for a token", httpEv(info, ".message", ge.Message))
 		return true
 	case info.status != http.StatusOK || !decode(info.body, &map[string]any{}):
