@@ -134,6 +134,11 @@ func (e *endpoint) do(ctx context.Context, method, path string, body []byte, lim
 		return nil, e.fail(u, err, 0)
 	}
 	defer func() { _ = resp.Body.Close() }()
+	if loc, lerr := resp.Location(); lerr == nil && resp.StatusCode/100 == 3 && loc.Host != addr(e.host, e.port) && loc.Host != e.host {
+		// Another host: never followed, and nothing this endpoint says
+		// can be trusted to be its own.
+		return nil, e.fail(u, &redirectError{to: redactURL(loc)}, 0)
+	}
 	r := &response{url: u, status: resp.StatusCode, header: resp.Header}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
@@ -157,6 +162,11 @@ func (e *endpoint) fail(u string, err error, n int) error {
 	e.mu.Unlock()
 	return err
 }
+
+// redirectError is an answer redirecting to another host.
+type redirectError struct{ to string }
+
+func (r *redirectError) Error() string { return "redirect to " + r.to + " not followed (another host)" }
 
 // transportError is a failure to get a complete answer from an endpoint.
 type transportError struct {
@@ -189,6 +199,10 @@ func describe(err error, total time.Duration, n int) string {
 		return "connection refused"
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return "connection closed before a complete answer"
+	}
+	var re *redirectError
+	if errors.As(err, &re) {
+		return re.Error()
 	}
 	var ce *tls.CertificateVerificationError
 	if errors.As(err, &ce) {
