@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/rampart-dev/rampart/internal/celrules"
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/control"
 	"github.com/rampart-dev/rampart/internal/engine"
@@ -41,6 +42,8 @@ type ScanOptions struct {
 	Kubeconfig        string
 	Context           string
 	ExcludeNamespaces []string
+	// Rules are custom rule files in CEL, run alongside the built-in controls.
+	Rules []string
 }
 
 // NewCmdScan builds `rampart scan`.
@@ -103,6 +106,7 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "--cluster: kubeconfig file (default $KUBECONFIG, ~/.kube/config, then in-cluster)")
 	f.StringVar(&o.Context, "context", "", "--cluster: kubeconfig context (default the current context)")
 	f.StringSliceVar(&o.ExcludeNamespaces, "exclude-namespaces", nil, "--cluster: do not scan these namespaces (comma-separated)")
+	f.StringArrayVar(&o.Rules, "rules", nil, "custom rule FILE in CEL, run alongside the built-in controls (repeatable; see docs/cel.md)")
 	return cmd
 }
 
@@ -149,6 +153,11 @@ func runScan(ctx context.Context, o *ScanOptions, paths []string, streams IO) er
 	if err != nil {
 		return err
 	}
+	rules, err := loadRules(cat, o.Rules)
+	if err != nil {
+		return err
+	}
+	ctls = append(ctls, celrules.Controls(rules)...)
 	if o.MaxFileSize <= 0 {
 		return usageError("--max-file-size must be positive")
 	}
