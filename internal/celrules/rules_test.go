@@ -9,6 +9,7 @@ import (
 
 	"github.com/rampart-dev/rampart/internal/celrules"
 	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/engine"
 	"github.com/rampart-dev/rampart/internal/k8s"
 	"github.com/rampart-dev/rampart/internal/load"
 )
@@ -312,5 +313,46 @@ func TestControlMatch(t *testing.T) {
 	}
 	if c.Category != celrules.Category || c.Severity != control.SeverityLow {
 		t.Errorf("metadata %+v", c.Metadata)
+	}
+}
+
+// TestEngineErrorFinding: a rule that cannot be evaluated on an object
+// becomes an error verdict of the engine, and a passing or failing rule a
+// normal one.
+func TestEngineErrorFinding(t *testing.T) {
+	rules, err := celrules.Parse("r.yaml", []byte(`
+- id: strict-sa
+  title: t
+  severity: high
+  match: {kinds: [Pod]}
+  expression: object.spec.serviceAccountName != 'default'
+  message: default service account
+`), celrules.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(celrules.Controls(rules))
+	pod := func(spec map[string]any) *k8s.Object {
+		return k8s.NewObject(map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "p"}, "spec": spec}, k8s.Source{File: "p.yaml"})
+	}
+	for _, tt := range []struct {
+		spec       map[string]any
+		wantStatus string
+		wantMsg    string
+	}{
+		{spec: map[string]any{}, wantStatus: string(control.StatusError), wantMsg: "no such key: serviceAccountName"},
+		{spec: map[string]any{"serviceAccountName": "default"}, wantStatus: string(control.StatusFail), wantMsg: "default service account"},
+		{spec: map[string]any{"serviceAccountName": "app"}},
+	} {
+		vs := eng.Evaluate(pod(tt.spec))
+		if tt.wantStatus == "" {
+			if len(vs) != 0 {
+				t.Errorf("%v: verdicts %+v", tt.spec, vs)
+			}
+			continue
+		}
+		if len(vs) != 1 || string(vs[0].Status) != tt.wantStatus || !strings.Contains(vs[0].Violation.Message, tt.wantMsg) || vs[0].Severity != control.SeverityHigh {
+			t.Errorf("%v: verdicts %+v, want %s %q", tt.spec, vs, tt.wantStatus, tt.wantMsg)
+		}
 	}
 }
