@@ -35,6 +35,7 @@ import (
 	"testing"
 	"time"
 
+	admissionv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -159,9 +160,50 @@ func StartCustom(t testing.TB, configure func(cp *envtest.ControlPlane)) *Env {
 	return env
 }
 
+// Webhooks is where a test serves the admission webhooks that
+// StartWithWebhooks registered: the API server calls
+// https://Host:Port/<path of the configuration's URL>, trusting the
+// certificate in CertDir (tls.crt, tls.key).
+type Webhooks struct {
+	// Host and Port are where to listen.
+	Host string
+	Port int
+	// CertDir holds the serving certificate and key (tls.crt, tls.key).
+	CertDir string
+	// Configurations are the installed configurations, with the URL and
+	// CA bundle envtest set.
+	Configurations []*admissionv1.ValidatingWebhookConfiguration
+}
+
+// StartWithWebhooks starts a control plane of its own for t with the
+// validating webhook configurations vwcs installed (envtest rewrites each
+// clientConfig to a URL on a local port with a CA bundle it generates; a
+// configuration's service path is kept), and stops it when t ends.
+func StartWithWebhooks(t testing.TB, vwcs ...*admissionv1.ValidatingWebhookConfiguration) (*Env, Webhooks) {
+	t.Helper()
+	var wh *envtest.WebhookInstallOptions
+	env, err := startEnv(nil, func(e *envtest.Environment) {
+		e.WebhookInstallOptions.ValidatingWebhooks = vwcs
+		wh = &e.WebhookInstallOptions
+	})
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.env.Stop(); err != nil {
+			t.Errorf("testenv: stopping the control plane: %v", err)
+		}
+	})
+	return env, Webhooks{Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir, Configurations: wh.ValidatingWebhooks}
+}
+
 func start() (*Env, error) { return startWith(nil) }
 
 func startWith(configure func(cp *envtest.ControlPlane)) (*Env, error) {
+	return startEnv(configure, nil)
+}
+
+func startEnv(configure func(cp *envtest.ControlPlane), configureEnv func(e *envtest.Environment)) (*Env, error) {
 	dir, err := Assets()
 	if err != nil {
 		return nil, err
@@ -187,6 +229,9 @@ func startWith(configure func(cp *envtest.ControlPlane)) (*Env, error) {
 	}
 	if configure != nil {
 		configure(&env.ControlPlane)
+	}
+	if configureEnv != nil {
+		configureEnv(env)
 	}
 	cfg, err := env.Start()
 	if err != nil {
