@@ -1,16 +1,217 @@
 package cli
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
 
-// NewCmdWebhook builds `rampart webhook`. Work in progress (issue 5): hidden until
-// it is complete.
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/rampart-dev/rampart/internal/celrules"
+	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/internal/engine"
+	"github.com/rampart-dev/rampart/internal/report"
+	"github.com/rampart-dev/rampart/internal/webhook"
+)
+
+// NewCmdWebhook builds `rampart webhook`.
 func NewCmdWebhook(streams IO) *cobra.Command {
-	return &cobra.Command{
-		Use:    "webhook",
-		Short:  "not implemented yet",
-		Hidden: true,
-		RunE: func(*cobra.Command, []string) error {
-			return usageError("rampart webhook is not implemented yet")
+	cmd := &cobra.Command{
+		Use:   "webhook",
+		Short: "Admission control: enforce, warn or audit the controls at deploy time",
+		Long: `rampart webhook serves a ValidatingAdmissionWebhook that evaluates the same
+controls as rampart scan on every object created or updated (pods and every
+pod-bearing kind, RBAC objects, Services, Ingresses).
+
+Per namespace, the labels rampart.dev/enforce, rampart.dev/warn and
+rampart.dev/audit choose what happens to failures (each takes a severity, a
+framework such as pss-restricted, or off); the cluster default comes from the
+webhook section of --config (default: enforce off, warn high, audit info).
+kube-system and Rampart's own namespace are exempt.`,
+	}
+	cmd.AddCommand(newCmdWebhookServe(streams), newCmdWebhookInstall(streams))
+	return cmd
+}
+
+type webhookServeOptions struct {
+	addr       string
+	certDir    string
+	certFile   string
+	keyFile    string
+	configFile string
+	namespace  string
+	kubeconfig string
+	context    string
+	rules      []string
+	failClosed bool
+	timeout    time.Duration
+	background time.Duration
+	logFormat  string
+}
+
+func newCmdWebhookServe(streams IO) *cobra.Command {
+	o := &webhookServeOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the admission webhook over TLS",
+		Long: `Serve admission reviews at /validate over TLS, with /healthz, /readyz and
+Prometheus metrics at /metrics on the same port. The certificate files are
+reloaded when they change, so rotation drops no request.
+
+With cluster access (--kubeconfig, or in-cluster), namespace labels are read
+through a watch; without it, the cluster defaults apply everywhere.
+--background DURATION also rescans the cluster's existing objects at that
+interval: the failures are exported as metrics and served at /report
+(?format=json|sarif|junit|html|table).`,
+		Example: `  rampart webhook serve --cert-dir /tls --config /etc/rampart/config.yaml
+  rampart webhook serve --tls-cert tls.crt --tls-key tls.key --background 1h`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runWebhookServe(ctx, o, streams)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", ":8443", "address to listen on")
+	f.StringVar(&o.certDir, "cert-dir", "", "directory holding tls.crt and tls.key (a mounted kubernetes.io/tls Secret)")
+	f.StringVar(&o.certFile, "tls-cert", "", "serving certificate file (PEM); overrides --cert-dir")
+	f.StringVar(&o.keyFile, "tls-key", "", "serving key file (PEM); overrides --cert-dir")
+	f.StringVar(&o.configFile, "config", "", "configuration file: webhook modes and exemptions, settings, exceptions")
+	f.StringVar(&o.namespace, "namespace", firstNonEmpty(os.Getenv("POD_NAMESPACE"), webhook.DefaultNamespace), "Rampart's own namespace (exempt)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for namespace labels and --background (default $KUBECONFIG, ~/.kube/config, then in-cluster)")
+	f.StringVar(&o.context, "context", "", "kubeconfig context")
+	f.StringArrayVar(&o.rules, "rules", nil, "custom rule FILE in CEL, enforced alongside the built-in controls (repeatable)")
+	f.BoolVar(&o.failClosed, "fail-closed", false, "deny requests whose evaluation does not finish within --timeout (default: allow)")
+	f.DurationVar(&o.timeout, "timeout", webhook.DefaultTimeout, "evaluation budget per request; keep it under the configuration's timeoutSeconds")
+	f.DurationVar(&o.background, "background", 0, "rescan existing objects at this interval (0: off)")
+	f.StringVar(&o.logFormat, "log-format", "json", "log format: json|text")
+	return cmd
+}
+
+func runWebhookServe(ctx context.Context, o *webhookServeOptions, streams IO) error {
+	var log *slog.Logger
+	switch o.logFormat {
+	case "json":
+		log = slog.New(slog.NewJSONHandler(streams.Err, nil))
+	case "text":
+		log = slog.New(slog.NewTextHandler(streams.Err, nil))
+	default:
+		return usageError("--log-format: want json or text, not %q", o.logFormat)
+	}
+	certFile, keyFile := o.certFile, o.keyFile
+	if o.certDir != "" {
+		certFile = firstNonEmpty(certFile, filepath.Join(o.certDir, "tls.crt"))
+		keyFile = firstNonEmpty(keyFile, filepath.Join(o.certDir, "tls.key"))
+	}
+	if certFile == "" || keyFile == "" {
+		return usageError("the webhook serves TLS only: set --cert-dir, or --tls-cert and --tls-key")
+	}
+	if o.background < 0 || (o.background > 0 && o.background < time.Minute) {
+		return usageError("--background must be 0 (off) or at least 1m")
+	}
+	cfg := &config.Config{}
+	if o.configFile != "" {
+		c, err := config.Load(o.configFile)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		cfg = c
+	}
+	cat, err := loadCatalogue()
+	if err != nil {
+		return err
+	}
+	ctls, fws, err := cat.selectControls(nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	rules, err := loadRules(cat, o.rules)
+	if err != nil {
+		return err
+	}
+	ctls = append(ctls, celrules.Controls(rules)...)
+	eng := engine.New(ctls, engine.WithSettings(&cfg.Settings), engine.WithExceptions(cfg.Exceptions),
+		engine.WithFrameworks(fws), engine.WithVersion(Version))
+	policy, err := webhook.NewPolicy(cfg.Webhook, o.namespace, cat.fws)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	certs, err := webhook.NewCertReloader(certFile, keyFile, log)
+	if err != nil {
+		return usageError("%v", err)
+	}
+
+	// Cluster access is optional unless asked for.
+	var clients *kubernetes.Clientset
+	rc, contextName, kerr := RESTConfig(o.kubeconfig, o.context)
+	if kerr == nil {
+		clients, kerr = kubernetes.NewForConfig(rc)
+	}
+	switch {
+	case kerr != nil && (o.kubeconfig != "" || o.background > 0):
+		return usageError("%v", kerr)
+	case kerr != nil:
+		log.Warn("no cluster access: namespace labels are not read, the cluster defaults apply everywhere", "reason", kerr.Error())
+	}
+
+	var nsLabels webhook.NamespaceLabels
+	var factory informers.SharedInformerFactory
+	if clients != nil {
+		factory = informers.NewSharedInformerFactory(clients, 10*time.Minute)
+		lister := factory.Core().V1().Namespaces().Lister()
+		nsLabels = func(name string) (map[string]string, bool) {
+			ns, err := lister.Get(name)
+			if err != nil {
+				return nil, false
+			}
+			return ns.Labels, true
+		}
+	}
+	srv := webhook.NewServer(eng, policy, nsLabels, webhook.Options{Timeout: o.timeout, FailClosed: o.failClosed, Log: log})
+	if factory != nil {
+		// Not ready until the namespace labels are known: until then the
+		// Service routes no request here.
+		srv.SetReady(false)
+		factory.Start(ctx.Done())
+		go func() {
+			for _, ok := range factory.WaitForCacheSync(ctx.Done()) {
+				if !ok {
+					return
+				}
+			}
+			srv.SetReady(true)
+			log.Info("namespace labels synced", "context", contextName)
+		}()
+	}
+	if o.background > 0 {
+		bg := &webhook.Background{
+			Interval: o.background, Metrics: srv.Metrics(), Log: log,
+			Scan: func(ctx context.Context) (*report.Result, error) {
+				return scanCluster(ctx, eng, &ScanOptions{Cluster: true, Kubeconfig: o.kubeconfig, Context: o.context})
+			},
+		}
+		srv.Handle("/report", bg.ReportHandler(writers))
+		go bg.Run(ctx)
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return usageError("--addr: %v", err)
+	}
+	go certs.Watch(ctx, webhook.DefaultCertReload)
+	log.Info("serving admission reviews", "addr", ln.Addr().String(), "path", webhook.Path, "controls", len(ctls),
+		"failClosed", o.failClosed, "timeout", o.timeout.String())
+	if err := srv.Serve(ctx, ln, certs); err != nil && !errors.Is(err, context.Canceled) {
+		return &ExitError{Code: ExitUsage, Message: fmt.Sprintf("webhook server: %v", err)}
+	}
+	return nil
 }

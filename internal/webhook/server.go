@@ -51,7 +51,20 @@ type Server struct {
 	metrics *Metrics
 	log     *slog.Logger
 	ready   atomic.Bool
+	extra   map[string]http.Handler
 }
+
+// Handle adds an endpoint to the server's mux (for example the background
+// audit's report). Call it before Serve.
+func (s *Server) Handle(pattern string, h http.Handler) {
+	if s.extra == nil {
+		s.extra = map[string]http.Handler{}
+	}
+	s.extra[pattern] = h
+}
+
+// SetReady sets what /readyz answers (ready by default).
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
 
 // NewServer builds the handler chain over ev with policy p. nsLabels may be
 // nil (cluster defaults everywhere).
@@ -91,6 +104,9 @@ func (s *Server) Handler() http.Handler {
 		_, _ = io.WriteString(w, "ok\n")
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	for p, h := range s.extra {
+		mux.Handle(p, h)
+	}
 	return mux
 }
 
