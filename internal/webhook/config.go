@@ -22,8 +22,8 @@ const (
 	SelfLabelValue = "rampart"
 )
 
-// WebhookOptions shape the ValidatingWebhookConfiguration.
-type WebhookOptions struct {
+// RegistrationOptions shape the ValidatingWebhookConfiguration.
+type RegistrationOptions struct {
 	// Name of the configuration; DefaultName when empty.
 	Name string
 	// Namespace of Rampart's Service; DefaultNamespace when empty. It is
@@ -67,7 +67,7 @@ func rule(group, version string, resources ...string) admissionregistrationv1.Ru
 // 3, no side effects, and selectors that keep kube-system, Rampart's own
 // namespace and Rampart's own objects out, so that a failing webhook can
 // never block the system or its own recovery.
-func ValidatingWebhookConfiguration(o WebhookOptions) *admissionregistrationv1.ValidatingWebhookConfiguration {
+func ValidatingWebhookConfiguration(o RegistrationOptions) *admissionregistrationv1.ValidatingWebhookConfiguration {
 	if o.Name == "" {
 		o.Name = DefaultName
 	}

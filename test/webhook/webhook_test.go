@@ -159,7 +159,7 @@ func pod(name string, privileged bool) *corev1.Pod {
 }
 
 func TestWebhookOnRealAPIServer(t *testing.T) {
-	env, wh := testenv.StartWithWebhooks(t, webhook.ValidatingWebhookConfiguration(webhook.WebhookOptions{}))
+	env, wh := testenv.StartWithWebhooks(t, webhook.ValidatingWebhookConfiguration(webhook.RegistrationOptions{}))
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "rampart")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/rampart").CombinedOutput(); err != nil {
