@@ -90,7 +90,7 @@ func Checks() []*Check {
 		mk("1.1.20", TargetMaster, medium, true, "Ensure that the Kubernetes PKI certificate file permissions are set to 600 or more restrictive", "Run `chmod -R 600 /etc/kubernetes/pki/*.crt`.", treeCheck(pki, func(n string) bool { return strings.HasSuffix(n, ".crt") }, permAtMost(m600))),
 		mk("1.1.21", TargetMaster, high, true, "Ensure that the Kubernetes PKI key file permissions are set to 600", "Run `chmod -R 600 /etc/kubernetes/pki/*.key`.", treeCheck(pki, func(n string) bool { return strings.HasSuffix(n, ".key") }, permAtMost(m600))),
 
-		mk("1.2.1", TargetMaster, critical, true, "Ensure that the --anonymous-auth argument is set to false", apiManifest+"set `--anonymous-auth=false` (or restrict anonymous requests to health endpoints with an AuthenticationConfiguration).", flagIs(APIServer, "anonymous-auth", "false", equals("false"))),
+		mk("1.2.1", TargetMaster, critical, true, "Ensure that the --anonymous-auth argument is set to false", apiManifest+"set `--anonymous-auth=false` (or restrict anonymous requests to health endpoints with an AuthenticationConfiguration).", each(APIServer, anonymousCheck)),
 		mk("1.2.2", TargetMaster, high, false, "Ensure that the --token-auth-file parameter is not set", apiManifest+"remove `--token-auth-file`; use another authentication mechanism.", each(APIServer, func(_ *auditor, in *Instance) outcome {
 			v := in.Get("token-auth-file")
 			if v.Set() {

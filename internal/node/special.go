@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
@@ -275,4 +276,99 @@ func auditPolicy(a *auditor, in *Instance) (*auditv1.Policy, *report.Evidence, *
 		return nil, nil, &outcome{control.StatusWarn, file + ": " + err.Error(), &report.Evidence{Origin: OriginAbsent, Location: file}}
 	}
 	return p, &report.Evidence{Value: fmt.Sprintf("%d rules", len(p.Rules)), Origin: OriginFile, Location: file}, nil
+}
+
+// healthPaths are the endpoints CIS 1.2.1 lets anonymous requests reach
+// ("or restrict anonymous requests to health endpoints").
+var healthPaths = []string{"/livez", "/readyz", "/healthz"}
+
+func isHealthPath(p string) bool {
+	for _, h := range healthPaths {
+		if p == h || strings.HasPrefix(p, h+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// apiserverAnonymous resolves kube-apiserver's anonymous authentication:
+// the anonymous section of --authentication-config
+// (AuthenticationConfiguration) when the file has one, else
+// --anonymous-auth and its default. The boolean is true when the file
+// limits anonymous requests to the health endpoints.
+func apiserverAnonymous(a *auditor, in *Instance) (Value, bool) {
+	file, ok := in.Last("authentication-config")
+	if !ok || file == "" {
+		return in.Get("anonymous-auth"), false
+	}
+	data, err := a.host.ReadFile(file)
+	if err != nil {
+		return Value{Err: file + ": " + reason(err)}, false
+	}
+	enabled, paths, present, err := ParseAnonymous(data)
+	if err != nil {
+		return Value{Err: file + ": " + err.Error()}, false
+	}
+	if !present {
+		return in.Get("anonymous-auth"), false
+	}
+	v := Value{Value: strconv.FormatBool(enabled), Origin: OriginFile, Location: file + "#anonymous.enabled"}
+	if !enabled || len(paths) == 0 {
+		return v, false
+	}
+	v.Value = "true for " + strings.Join(paths, ",")
+	v.Location = file + "#anonymous.conditions[].path"
+	return v, !slices.ContainsFunc(paths, func(p string) bool { return !isHealthPath(p) })
+}
+
+// ParseAnonymous parses an AuthenticationConfiguration
+// (apiserver.config.k8s.io) and returns its anonymous section: whether
+// anonymous requests are enabled, the paths its conditions limit them to
+// (none: every path), and whether the file has the section at all.
+func ParseAnonymous(data []byte) (enabled bool, paths []string, present bool, err error) {
+	var cfg struct {
+		Kind       string `json:"kind"`
+		APIVersion string `json:"apiVersion"`
+		Anonymous  *struct {
+			Enabled    bool `json:"enabled"`
+			Conditions []struct {
+				Path string `json:"path"`
+			} `json:"conditions"`
+		} `json:"anonymous"`
+	}
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		return false, nil, false, fmt.Errorf("not valid YAML: %s", firstLine(err.Error()))
+	}
+	if cfg.Kind != "AuthenticationConfiguration" || !strings.HasPrefix(cfg.APIVersion, "apiserver.config.k8s.io/") {
+		return false, nil, false, fmt.Errorf("kind %q apiVersion %q, want AuthenticationConfiguration apiserver.config.k8s.io", cfg.Kind, cfg.APIVersion)
+	}
+	if cfg.Anonymous == nil {
+		return false, nil, false, nil
+	}
+	for _, c := range cfg.Anonymous.Conditions {
+		paths = append(paths, c.Path)
+	}
+	return cfg.Anonymous.Enabled, paths, true, nil
+}
+
+// anonymousCheck is CIS 1.2.1: anonymous requests off, or limited to the
+// health endpoints by an AuthenticationConfiguration.
+func anonymousCheck(a *auditor, in *Instance) outcome {
+	v, healthOnly := apiserverAnonymous(a, in)
+	if v.Err != "" {
+		return outcome{control.StatusWarn, "anonymous authentication could not be resolved: " + v.Err, &report.Evidence{Origin: OriginAbsent}}
+	}
+	label := "--anonymous-auth"
+	if v.Origin == OriginFile {
+		label = "anonymous authentication"
+	}
+	switch {
+	case healthOnly:
+		return outcome{control.StatusPass, "anonymous requests are limited to health endpoints (" + strings.TrimPrefix(v.Value, "true for ") + ")", v.Evidence()}
+	case equals("false")(v.Value):
+		return outcome{control.StatusPass, describe(label, v), v.Evidence()}
+	case v.Origin == OriginFile && v.Value != "true":
+		return outcome{control.StatusFail, "anonymous requests are allowed beyond the health endpoints: " + strings.TrimPrefix(v.Value, "true for ") + "; want false or only " + strings.Join(healthPaths, ", "), v.Evidence()}
+	}
+	return outcome{control.StatusFail, describe(label, v) + "; want false", v.Evidence()}
 }
