@@ -13,12 +13,17 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rampart-dev/rampart/internal/celrules"
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/engine"
+	"github.com/rampart-dev/rampart/internal/k8s"
 	"github.com/rampart-dev/rampart/internal/report"
 	"github.com/rampart-dev/rampart/internal/webhook"
 )
@@ -177,7 +182,11 @@ func runWebhookServe(ctx context.Context, o *webhookServeOptions, streams IO) er
 			return ns.Labels, true
 		}
 	}
-	srv := webhook.NewServer(eng, policy, nsLabels, webhook.Options{Timeout: o.timeout, FailClosed: o.failClosed, Log: log})
+	opts := webhook.Options{Timeout: o.timeout, FailClosed: o.failClosed, Log: log}
+	if clients != nil {
+		opts.Related = relatedObjects(clients)
+	}
+	srv := webhook.NewServer(eng, policy, nsLabels, opts)
 	if factory != nil {
 		// Not ready until the namespace labels are known: until then the
 		// Service routes no request here.
@@ -214,4 +223,60 @@ func runWebhookServe(ctx context.Context, o *webhookServeOptions, streams IO) er
 		return &ExitError{Code: ExitUsage, Message: fmt.Sprintf("webhook server: %v", err)}
 	}
 	return nil
+}
+
+// relatedLimit bounds each LIST of relatedObjects.
+const relatedLimit = 500
+
+// relatedObjects reads a namespace's pod-bearing workloads and Services for
+// the cross-object controls of an admitted Service or Ingress (at most
+// relatedLimit of each kind; read-only).
+func relatedObjects(clients kubernetes.Interface) webhook.Related {
+	return func(ctx context.Context, ns string) ([]*k8s.Object, error) {
+		lo := metav1.ListOptions{Limit: relatedLimit}
+		var items []runtime.Object
+		add := func(apiVersion, kind string, list runtime.Object, err error) error {
+			if err != nil {
+				return fmt.Errorf("listing %s in %s: %w", kind, ns, err)
+			}
+			objs, err := meta.ExtractList(list)
+			if err != nil {
+				return err
+			}
+			for _, o := range objs {
+				o.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(apiVersion, kind))
+				items = append(items, o)
+			}
+			return nil
+		}
+		deps, err := clients.AppsV1().Deployments(ns).List(ctx, lo)
+		if err := add("apps/v1", "Deployment", deps, err); err != nil {
+			return nil, err
+		}
+		sts, err := clients.AppsV1().StatefulSets(ns).List(ctx, lo)
+		if err := add("apps/v1", "StatefulSet", sts, err); err != nil {
+			return nil, err
+		}
+		dss, err := clients.AppsV1().DaemonSets(ns).List(ctx, lo)
+		if err := add("apps/v1", "DaemonSet", dss, err); err != nil {
+			return nil, err
+		}
+		pods, err := clients.CoreV1().Pods(ns).List(ctx, lo)
+		if err := add("v1", "Pod", pods, err); err != nil {
+			return nil, err
+		}
+		svcs, err := clients.CoreV1().Services(ns).List(ctx, lo)
+		if err := add("v1", "Service", svcs, err); err != nil {
+			return nil, err
+		}
+		out := make([]*k8s.Object, 0, len(items))
+		for _, it := range items {
+			content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(it)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, k8s.NewObject(content, k8s.Source{File: "cluster"}))
+		}
+		return out, nil
+	}
 }

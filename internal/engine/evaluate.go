@@ -56,21 +56,60 @@ func (e *Engine) Evaluate(obj *k8s.Object) []Verdict {
 				ignores, resolved = annotationIgnores(ann), true
 			}
 			for _, v := range ctx.Violations {
-				vd := Verdict{Control: c, Violation: v, Severity: c.Severity, Status: control.StatusFail}
-				if v.Severity != 0 {
-					vd.Severity = v.Severity
-				}
-				if x := e.exceptionFor(c.ID, ref, ann, ignores); x != nil {
-					vd.Exception = x
-					if !x.Expired {
-						vd.Status = control.StatusExcepted
-					}
-				}
-				out = append(out, vd)
+				out = append(out, e.verdict(c, v, ref, ann, ignores))
 			}
 		}
 	}
 	run(e.byKind[obj.Kind()])
 	run(e.anyKind)
 	return out
+}
+
+// EvaluateWith is Evaluate plus the cross-object controls, run over obj and
+// related (the objects around it, for example the workloads of its
+// namespace when obj is a Service). Only verdicts on obj are returned: a
+// Service that publishes a Dashboard workload fails dashboard-exposed at
+// admission, as it does in a scan that holds both.
+func (e *Engine) EvaluateWith(obj *k8s.Object, related []*k8s.Object) []Verdict {
+	out := e.Evaluate(obj)
+	if len(e.cross) == 0 {
+		return out
+	}
+	inv := k8s.NewInventory()
+	target := k8s.EntryFor(obj)
+	inv.Add(target)
+	for _, r := range related {
+		if r.Ref() != target.Ref {
+			inv.Add(k8s.EntryFor(r))
+		}
+	}
+	ignores := annotationIgnores(target.Annotations)
+	for _, i := range e.cross {
+		c := e.controls[i]
+		cc := &control.CrossContext{Inv: inv, Settings: e.settings}
+		if err := safeCross(c, cc); err != nil {
+			out = append(out, Verdict{Control: c, Violation: control.Violation{Message: err.Error()}, Severity: c.Severity, Status: control.StatusError})
+			continue
+		}
+		for _, v := range cc.Violations[target.ID] {
+			out = append(out, e.verdict(c, v, target.Ref, target.Annotations, ignores))
+		}
+	}
+	return out
+}
+
+// verdict is the failing verdict of control c on the object ref, with its
+// exception applied.
+func (e *Engine) verdict(c *control.Control, v control.Violation, ref k8s.Ref, ann map[string]string, ignores map[string]bool) Verdict {
+	vd := Verdict{Control: c, Violation: v, Severity: c.Severity, Status: control.StatusFail}
+	if v.Severity != 0 {
+		vd.Severity = v.Severity
+	}
+	if x := e.exceptionFor(c.ID, ref, ann, ignores); x != nil {
+		vd.Exception = x
+		if !x.Expired {
+			vd.Status = control.StatusExcepted
+		}
+	}
+	return vd
 }

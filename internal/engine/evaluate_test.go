@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rampart-dev/rampart/internal/bench"
@@ -96,4 +97,42 @@ func BenchmarkEvaluateDeployment(b *testing.B) {
 		n = len(eng.Evaluate(obj))
 	}
 	b.ReportMetric(float64(n), "verdicts")
+}
+
+// TestEvaluateWithCrossObject checks that a Service publishing a Dashboard
+// workload fails dashboard-exposed when the workload is given as related,
+// and not without it.
+func TestEvaluateWithCrossObject(t *testing.T) {
+	eng, err := bench.NewEngine()
+	if err != nil {
+		t.Fatal(err)
+	}
+	decode := func(doc string) *k8s.Object {
+		var obj *k8s.Object
+		load.Decode(load.Unit{Path: "t.yaml"}, []byte(doc), load.DefaultLimits, func(o *k8s.Object) { obj = o })
+		if obj == nil {
+			t.Fatalf("no object in %s", doc)
+		}
+		return obj
+	}
+	svc := `{"apiVersion":"v1","kind":"Service","metadata":{"name":"console","namespace":"ops"},"spec":{"type":"LoadBalancer","selector":{"app":"dash"},"ports":[{"port":443}]}}`
+	dash := `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"kubernetes-dashboard","namespace":"ops"},"spec":{"selector":{"matchLabels":{"app":"dash"}},"template":{"metadata":{"labels":{"app":"dash"}},"spec":{"containers":[{"name":"d","image":"kubernetesui/dashboard:v2.7.0"}]}}}}`
+	other := strings.Replace(strings.Replace(dash, "kubernetes-dashboard", "web", 1), "kubernetesui/dashboard:v2.7.0", "nginx:1.27", 1)
+	has := func(vs []engine.Verdict) bool {
+		for _, v := range vs {
+			if v.Control.ID == "dashboard-exposed" && v.Status == "fail" {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(eng.EvaluateWith(decode(svc), []*k8s.Object{decode(dash)})) {
+		t.Error("Service exposing the Dashboard: no dashboard-exposed verdict")
+	}
+	if has(eng.EvaluateWith(decode(svc), []*k8s.Object{decode(other)})) {
+		t.Error("Service exposing another workload: dashboard-exposed verdict")
+	}
+	if has(eng.Evaluate(decode(svc))) {
+		t.Error("Evaluate ran a cross-object control")
+	}
 }

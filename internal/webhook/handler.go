@@ -61,6 +61,20 @@ type Evaluator interface {
 	Evaluate(obj *k8s.Object) []engine.Verdict
 }
 
+// RelatedEvaluator also runs the cross-object controls over an object and
+// the objects around it (engine.Engine).
+type RelatedEvaluator interface {
+	EvaluateWith(obj *k8s.Object, related []*k8s.Object) []engine.Verdict
+}
+
+// Related returns the objects of a namespace that cross-object controls
+// read about an admitted Service or Ingress: its pod-bearing workloads and
+// Services.
+type Related func(ctx context.Context, namespace string) ([]*k8s.Object, error)
+
+// RelatedKinds are the kinds evaluated with their related objects.
+var RelatedKinds = map[string]bool{"Service": true, "Ingress": true}
+
 // NamespaceLabels returns a namespace's labels; ok is false when the
 // namespace is unknown (the cluster defaults then apply).
 type NamespaceLabels func(name string) (labels map[string]string, ok bool)
@@ -188,8 +202,14 @@ func Filter(p *Policy, nsLabels NamespaceLabels, log *slog.Logger) Middleware {
 
 // Evaluate is the innermost handler: it decodes the object, evaluates it
 // and builds the response.
-func Evaluate(ev Evaluator, p *Policy, log *slog.Logger, m *Metrics) Handler {
-	return func(_ context.Context, r *Request) *admissionv1.AdmissionResponse {
+//
+// With related set and ev a RelatedEvaluator, Services and Ingresses are
+// evaluated with their namespace's workloads and Services, so that
+// cross-object controls (dashboard-exposed) apply at admission; when the
+// related objects cannot be read the per-object controls still apply.
+func Evaluate(ev Evaluator, related Related, p *Policy, log *slog.Logger, m *Metrics) Handler {
+	rev, _ := ev.(RelatedEvaluator)
+	return func(ctx context.Context, r *Request) *admissionv1.AdmissionResponse {
 		var content map[string]any
 		if err := sigsjson.UnmarshalCaseSensitivePreserveInts(r.Object.Raw, &content); err != nil || content == nil {
 			// The API server sends valid JSON; this is not ours to judge.
@@ -203,7 +223,18 @@ func Evaluate(ev Evaluator, p *Policy, log *slog.Logger, m *Metrics) Handler {
 			md["namespace"] = r.Namespace // not yet defaulted on create
 		}
 		obj := k8s.NewObject(content, k8s.Source{File: "admission"})
-		verdicts := ev.Evaluate(obj)
+		var verdicts []engine.Verdict
+		if rev != nil && related != nil && RelatedKinds[r.Kind.Kind] && r.Namespace != "" {
+			objs, err := related(ctx, r.Namespace)
+			if err != nil {
+				log.Warn("cannot read related objects; cross-object controls skipped", "namespace", r.Namespace, "error", err)
+				verdicts = ev.Evaluate(obj)
+			} else {
+				verdicts = rev.EvaluateWith(obj, objs)
+			}
+		} else {
+			verdicts = ev.Evaluate(obj)
+		}
 		if len(verdicts) == 0 {
 			return allow(r)
 		}

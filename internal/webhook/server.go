@@ -42,6 +42,9 @@ type Options struct {
 	FailClosed bool
 	// Log receives audit records and errors; nil discards them.
 	Log *slog.Logger
+	// Related reads the objects around a Service or Ingress for the
+	// cross-object controls; nil evaluates per-object controls only.
+	Related Related
 }
 
 // Server serves admission reviews at /validate, health at /healthz and
@@ -78,7 +81,7 @@ func NewServer(ev Evaluator, p *Policy, nsLabels NamespaceLabels, opts Options) 
 	}
 	m := NewMetrics()
 	s := &Server{metrics: m, log: log}
-	s.handler = Chain(Evaluate(ev, p, log, m),
+	s.handler = Chain(Evaluate(ev, opts.Related, p, log, m),
 		Recover(log, m),
 		Measure(m),
 		Timeout(opts.Timeout, opts.FailClosed, log, m),

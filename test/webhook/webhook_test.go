@@ -185,6 +185,13 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A Dashboard created before the webhook runs (failurePolicy Ignore
+	// admits it), as one installed before Rampart would be.
+	dashLabels := map[string]string{"k8s-app": "kubernetes-dashboard"}
+	dash := deployment("kubernetes-dashboard", dashLabels, corev1.PodSpec{Containers: []corev1.Container{{Name: "dashboard", Image: "kubernetesui/dashboard:v2.7.0"}}})
+	if _, err := admin.AppsV1().Deployments("enforce").Create(ctx, dash, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	srv := startServer(t, bin, wh, kubeconfig, cfg)
 
 	warn := &warnings{}
@@ -248,6 +255,19 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 		_, err := client.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{})
 		if err == nil || !strings.Contains(err.Error(), "cluster-admin-binding") {
 			t.Fatalf("err = %v, want a denial naming cluster-admin-binding", err)
+		}
+	})
+	t.Run("LoadBalancer Service publishing the Dashboard denied (dashboard-exposed, cross-object)", func(t *testing.T) {
+		svc := func(name string, typ corev1.ServiceType) *corev1.Service {
+			return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.ServiceSpec{
+				Type: typ, Selector: dashLabels, Ports: []corev1.ServicePort{{Port: 443}}}}
+		}
+		_, err := client.CoreV1().Services("enforce").Create(ctx, svc("console", corev1.ServiceTypeLoadBalancer), metav1.CreateOptions{})
+		if err == nil || !strings.Contains(err.Error(), "dashboard-exposed") {
+			t.Fatalf("err = %v, want a denial naming dashboard-exposed", err)
+		}
+		if _, err := client.CoreV1().Services("enforce").Create(ctx, svc("dashboard-internal", corev1.ServiceTypeClusterIP), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("ClusterIP Service for the Dashboard denied: %v", err)
 		}
 	})
 	t.Run("dry run is answered but not recorded", func(t *testing.T) {
