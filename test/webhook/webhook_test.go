@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -91,7 +92,7 @@ func startServer(t *testing.T, bin string, wh testenv.Webhooks, kubeconfig, cfg 
 	var stderr bytes.Buffer
 	addr := fmt.Sprintf("%s:%d", wh.Host, wh.Port)
 	cmd := exec.Command(bin, "webhook", "serve", "--addr", addr, "--cert-dir", wh.CertDir,
-		"--kubeconfig", kubeconfig, "--config", cfg, "--namespace", "rampart-system")
+		"--kubeconfig", kubeconfig, "--config", cfg, "--namespace", "rampart-system", "--background", "1h")
 	cmd.Stderr = lockedWriter{mu: mu, w: &stderr}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -268,6 +269,46 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 		}
 		if _, err := client.CoreV1().Services("enforce").Create(ctx, svc("dashboard-internal", corev1.ServiceTypeClusterIP), metav1.CreateOptions{}); err != nil {
 			t.Fatalf("ClusterIP Service for the Dashboard denied: %v", err)
+		}
+	})
+	t.Run("background audit reports objects admitted before the policy", func(t *testing.T) {
+		var body []byte
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			resp, err := insecure.Get(srv.base + "/report?format=json")
+			if err == nil {
+				body, _ = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no background report: %v %s\n%s", err, body, srv.logs())
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		var rep struct {
+			Findings []struct {
+				Control string `json:"control"`
+				Status  string `json:"status"`
+				Object  struct{ Kind, Name string }
+			} `json:"findings"`
+		}
+		if err := json.Unmarshal(body, &rep); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, f := range rep.Findings {
+			if f.Object.Kind == "Deployment" && f.Object.Name == "kubernetes-dashboard" && f.Control == "run-as-root" && f.Status == "fail" {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("background report (%d findings) lacks run-as-root on the Dashboard admitted before the webhook", len(rep.Findings))
+		}
+		if got := srv.metric(t, `rampart_background_findings{control="run-as-root",severity="high"}`); got == "" || got == "0" {
+			t.Fatalf("rampart_background_findings for run-as-root = %q", got)
 		}
 	})
 	t.Run("dry run is answered but not recorded", func(t *testing.T) {
