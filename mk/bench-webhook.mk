@@ -8,3 +8,13 @@ bench-webhook:
 	$(GO) test -run='^$$' -bench='Loopback' -benchtime=1x -timeout 10m ./internal/webhook/
 
 bench: bench-webhook
+
+.PHONY: generate-webhook
+
+WEBHOOK_IMAGE ?= ghcr.io/rampart-dev/rampart@sha256:0000000000000000000000000000000000000000000000000000000000000000
+
+## generate-webhook: regenerate deploy/webhook/webhook-cert-manager.yaml with rampart webhook install --cert-manager (a test in test/webhook fails when it is stale)
+generate-webhook:
+	$(GO) run ./cmd/rampart webhook install --cert-manager --image $(WEBHOOK_IMAGE) > deploy/webhook/webhook-cert-manager.yaml
+
+generate: generate-webhook
