@@ -38,7 +38,7 @@ func TestAnonymousFromAuthenticationConfig(t *testing.T) {
 		{"disabled in the file", []string{"--authentication-config=/etc/authn.yaml"},
 			head + "anonymous:\n  enabled: false\n",
 			control.StatusPass, OriginFile, "false"},
-		{"file without the section: binary default", []string{"--authentication-config=/etc/authn.yaml"},
+		{"file without the section: binary default", []string{"--authentication-config=/etc/authn.yaml", "--authorization-mode=Node,RBAC"},
 			head + "jwt: []\n",
 			control.StatusFail, OriginDefault, "true"},
 		{"file without the section: flag", []string{"--authentication-config=/etc/authn.yaml", "--anonymous-auth=false"},
@@ -49,7 +49,19 @@ func TestAnonymousFromAuthenticationConfig(t *testing.T) {
 		{"wrong kind", []string{"--authentication-config=/etc/authn.yaml"},
 			"apiVersion: v1\nkind: ConfigMap\n",
 			control.StatusWarn, OriginAbsent, ""},
-		{"no file, no flag", nil, "", control.StatusFail, OriginDefault, "true"},
+		{"no file, no flag, RBAC", []string{"--authorization-mode=Node,RBAC"}, "", control.StatusFail, OriginDefault, "true"},
+		{"flag true, RBAC", []string{"--anonymous-auth=true", "--authorization-mode=RBAC"}, "", control.StatusFail, OriginFlag, "true"},
+		// kube-apiserver: "AnonymousAuth is not allowed with the AlwaysAllow
+		// authorizer. Resetting AnonymousAuth to false".
+		{"flag true, AlwaysAllow: reset", []string{"--anonymous-auth=true", "--authorization-mode=AlwaysAllow"}, "",
+			control.StatusPass, OriginFlag, "false (--anonymous-auth=true reset by kube-apiserver: --authorization-mode=AlwaysAllow)"},
+		{"no flags: default AlwaysAllow resets the default", nil, "",
+			control.StatusPass, OriginDefault, "false (--anonymous-auth=true reset by kube-apiserver: the default --authorization-mode AlwaysAllow)"},
+		{"authorization config: no reset", []string{"--anonymous-auth=true", "--authorization-config=/etc/authz.yaml"}, "",
+			control.StatusFail, OriginFlag, "true"},
+		{"file enables anonymous, AlwaysAllow: no reset", []string{"--authentication-config=/etc/authn.yaml", "--authorization-mode=AlwaysAllow"},
+			head + "anonymous:\n  enabled: true\n",
+			control.StatusFail, OriginFile, "true"},
 		{"flag false", []string{"--anonymous-auth=false"}, "", control.StatusPass, OriginFlag, "false"},
 	}
 	for _, tt := range tests {

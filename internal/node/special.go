@@ -299,7 +299,7 @@ func isHealthPath(p string) bool {
 func apiserverAnonymous(a *auditor, in *Instance) (Value, bool) {
 	file, ok := in.Last("authentication-config")
 	if !ok || file == "" {
-		return in.Get("anonymous-auth"), false
+		return flagAnonymous(in), false
 	}
 	data, err := a.host.ReadFile(file)
 	if err != nil {
@@ -310,7 +310,7 @@ func apiserverAnonymous(a *auditor, in *Instance) (Value, bool) {
 		return Value{Err: file + ": " + err.Error()}, false
 	}
 	if !present {
-		return in.Get("anonymous-auth"), false
+		return flagAnonymous(in), false
 	}
 	v := Value{Value: strconv.FormatBool(enabled), Origin: OriginFile, Location: file + "#anonymous.enabled"}
 	if !enabled || len(paths) == 0 {
@@ -319,6 +319,29 @@ func apiserverAnonymous(a *auditor, in *Instance) (Value, bool) {
 	v.Value = "true for " + strings.Join(paths, ",")
 	v.Location = file + "#anonymous.conditions[].path"
 	return v, !slices.ContainsFunc(paths, func(p string) bool { return !isHealthPath(p) })
+}
+
+// flagAnonymous resolves --anonymous-auth as kube-apiserver applies it:
+// with AlwaysAllow among the --authorization-mode authorizers (the
+// default when --authorization-config is not given), the API server turns
+// anonymous authentication off ("AnonymousAuth is not allowed with the
+// AlwaysAllow authorizer. Resetting AnonymousAuth to false").
+func flagAnonymous(in *Instance) Value {
+	v := in.Get("anonymous-auth")
+	if !v.Set() || !truthy(v.Value) {
+		return v
+	}
+	if cfg, ok := in.Last("authorization-config"); ok && cfg != "" {
+		return v
+	}
+	if mode := in.Get("authorization-mode"); mode.Set() && listHas(mode.Value, "AlwaysAllow") {
+		how := "--authorization-mode=" + mode.Value
+		if mode.Origin == OriginDefault {
+			how = "the default --authorization-mode AlwaysAllow"
+		}
+		v.Value = "false (--anonymous-auth=true reset by kube-apiserver: " + how + ")"
+	}
+	return v
 }
 
 // ParseAnonymous parses an AuthenticationConfiguration
@@ -367,6 +390,8 @@ func anonymousCheck(a *auditor, in *Instance) outcome {
 		return outcome{control.StatusPass, "anonymous requests are limited to health endpoints (" + strings.TrimPrefix(v.Value, "true for ") + ")", v.Evidence()}
 	case equals("false")(v.Value):
 		return outcome{control.StatusPass, describe(label, v), v.Evidence()}
+	case strings.HasPrefix(v.Value, "false (") && v.Origin != OriginFile:
+		return outcome{control.StatusPass, "anonymous authentication is off: kube-apiserver resets --anonymous-auth to false with the AlwaysAllow authorizer (which check 1.2.6 fails)", v.Evidence()}
 	case v.Origin == OriginFile && v.Value != "true":
 		return outcome{control.StatusFail, "anonymous requests are allowed beyond the health endpoints: " + strings.TrimPrefix(v.Value, "true for ") + "; want false or only " + strings.Join(healthPaths, ", "), v.Evidence()}
 	}
