@@ -238,9 +238,15 @@ var ScanRules = []rbacv1.PolicyRule{
 }
 
 func (o *InstallOptions) clusterRole() *rbacv1.ClusterRole {
-	// The server watches namespaces for their mode labels; nothing else
-	// unless the background audit scans the cluster.
-	rules := []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}}}
+	// The server watches namespaces for their mode labels and, when a
+	// Service or Ingress is admitted, lists the workloads and Services of
+	// its namespace for the cross-object controls (RelatedKinds); nothing
+	// else unless the background audit scans the cluster.
+	rules := []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{""}, Resources: []string{"pods", "services"}, Verbs: []string{"list"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets", "daemonsets"}, Verbs: []string{"list"}},
+	}
 	if o.Background > 0 {
 		rules = append(rules, ScanRules...)
 	}

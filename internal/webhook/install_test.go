@@ -163,8 +163,16 @@ func TestManifests(t *testing.T) {
 					t.Errorf("caBundle set %v, failurePolicy %s, timeout %d", bundle != "", policy, timeout)
 				}
 				rules, _, _ := unstructured.NestedSlice(find(t, objs, "ClusterRole").Object, "rules")
-				if len(rules) != 1 {
-					t.Errorf("ClusterRole without --background has %d rules, want 1 (namespaces)", len(rules))
+				if len(rules) != 3 {
+					t.Errorf("ClusterRole without --background has %d rules, want 3 (namespaces; workloads and Services for cross-object controls)", len(rules))
+				}
+				for _, r := range rules {
+					verbs, _, _ := unstructured.NestedStringSlice(r.(map[string]any), "verbs")
+					for _, v := range verbs {
+						if v != "get" && v != "list" && v != "watch" {
+							t.Errorf("ClusterRole grants %s: %v", v, r)
+						}
+					}
 				}
 				d := find(t, objs, "Deployment")
 				replicas, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas")
@@ -244,8 +252,8 @@ func TestManifests(t *testing.T) {
 					t.Errorf("failurePolicy %s, service namespace %s, selector %s", policy, svc, sel)
 				}
 				rules, _, _ := unstructured.NestedSlice(find(t, objs, "ClusterRole").Object, "rules")
-				if len(rules) != 1+len(ScanRules) {
-					t.Errorf("ClusterRole with --background has %d rules, want %d", len(rules), 1+len(ScanRules))
+				if len(rules) != 3+len(ScanRules) {
+					t.Errorf("ClusterRole with --background has %d rules, want %d", len(rules), 3+len(ScanRules))
 				}
 			}},
 	}
