@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -11,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -142,11 +145,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
 		Response: resp,
 	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(&out); err != nil {
+		s.log.Warn("encoding the admission response", "uid", review.Request.UID, "error", err)
+		http.Error(w, "encoding the response", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(&out); err != nil {
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	if _, err := w.Write(buf.Bytes()); err != nil {
 		s.log.Warn("writing the admission response", "uid", review.Request.UID, "error", err)
 	}
 }
+
+// bufPool holds response buffers, so that encoding a response allocates no
+// buffer per request.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // Serve serves TLS on ln until ctx ends, then shuts down gracefully (it
 // reports not ready first, so that the Service stops routing to it).
