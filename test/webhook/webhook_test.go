@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,6 +31,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/rampart-dev/rampart/internal/config"
+	"github.com/rampart-dev/rampart/internal/control/framework"
+	"github.com/rampart-dev/rampart/internal/engine"
+	"github.com/rampart-dev/rampart/internal/k8s"
 	"github.com/rampart-dev/rampart/internal/testenv"
 	"github.com/rampart-dev/rampart/internal/webhook"
 )
@@ -360,7 +366,46 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 			t.Fatalf("kube-system blocked by a fail-closed webhook: %v", err)
 		}
 	})
+	t.Run("evaluation that panics is answered (allowed and logged), not dropped, even fail-closed", func(t *testing.T) {
+		// The same address, now served in process by a server whose
+		// evaluation panics; the configuration is still failurePolicy Fail.
+		certs, err := webhook.NewCertReloader(filepath.Join(wh.CertDir, "tls.crt"), filepath.Join(wh.CertDir, "tls.key"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := webhook.NewPolicy(config.Webhook{Enforce: "info"}, "rampart-system", framework.MustLoad())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		var mu sync.Mutex
+		s := webhook.NewServer(panicky{}, p, nil, webhook.Options{Log: slog.New(slog.NewJSONHandler(lockedWriter{mu: &mu, w: &logs}, nil))})
+		ln, err := net.Listen("tcp", fmt.Sprintf("%s:%d", wh.Host, wh.Port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() { _ = s.Serve(sctx, ln, certs) }()
+		warn.take()
+		if _, err := client.CoreV1().Pods("enforce").Create(ctx, pod("panic", true), metav1.CreateOptions{}); err != nil {
+			t.Fatalf("request whose evaluation panicked was not answered with allowed: %v", err)
+		}
+		if w := strings.Join(warn.take(), "\n"); !strings.Contains(w, "internal error") {
+			t.Errorf("warnings %q lack the internal error notice", w)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !strings.Contains(logs.String(), "panicked") {
+			t.Errorf("panic not logged: %s", logs.String())
+		}
+	})
 }
+
+// panicky is an evaluator that panics on every object.
+type panicky struct{}
+
+func (panicky) Evaluate(*k8s.Object) []engine.Verdict { panic("evaluation bug") }
 
 func deployment(name string, labels map[string]string, spec corev1.PodSpec) *appsv1.Deployment {
 	return &appsv1.Deployment{
