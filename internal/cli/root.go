@@ -71,6 +71,8 @@ func NewRoot(streams IO) *cobra.Command {
 		NewCmdProbe(streams),
 		NewCmdWebhook(streams),
 		NewCmdVAP(streams),
+		NewCmdImage(streams),
+		NewCmdDB(streams),
 	)
 	return root
 }
