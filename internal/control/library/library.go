@@ -13,6 +13,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/control/library/pss"
 	"github.com/rampart-dev/rampart/internal/control/library/rbac"
 	"github.com/rampart-dev/rampart/internal/control/library/rbacpath"
+	"github.com/rampart-dev/rampart/internal/control/library/signature"
 	"github.com/rampart-dev/rampart/internal/control/library/workload"
 )
 
@@ -27,6 +28,7 @@ var families = []func() ([]*control.Control, error){
 	network.Controls,
 	cluster.Controls,
 	probe.Controls,
+	signature.Controls,
 }
 
 // RegisterAll registers every built-in control into reg.
