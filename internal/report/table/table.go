@@ -185,9 +185,15 @@ func (p *printer) line(s string) {
 
 func (p *printer) summary(r *report.Result) {
 	sm := r.Summary
-	p.wrapped("", "  ", fmt.Sprintf("Scanned %d %s in %d %s with %d %s.",
-		sm.Objects, plural(sm.Objects, "object", "objects"), sm.Files, plural(sm.Files, "file", "files"),
-		sm.Controls, plural(sm.Controls, "control", "controls")), "")
+	if sm.Files == 0 && sm.Objects > 0 {
+		// A cluster scan or an audit of live components: no files.
+		p.wrapped("", "  ", fmt.Sprintf("Checked %d %s with %d %s.",
+			sm.Objects, plural(sm.Objects, "object", "objects"), sm.Controls, plural(sm.Controls, "control", "controls")), "")
+	} else {
+		p.wrapped("", "  ", fmt.Sprintf("Scanned %d %s in %d %s with %d %s.",
+			sm.Objects, plural(sm.Objects, "object", "objects"), sm.Files, plural(sm.Files, "file", "files"),
+			sm.Controls, plural(sm.Controls, "control", "controls")), "")
+	}
 	var parts []string
 	for _, sev := range severities {
 		n := sm.BySeverity[sev]
