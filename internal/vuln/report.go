@@ -19,9 +19,9 @@ const (
 )
 
 // Checks are the audit checks behind vulnerability findings, in report
-// order. Medium, low and unrated vulnerabilities are reported under
-// ControlHigh's sibling only when asked for with --severity; they use
-// the high control's entry with their own severity.
+// order. Vulnerabilities below high (medium, low, unrated) are reported
+// under ControlHigh with their own severity on the finding; --severity
+// (Options.MinSeverity) drops them.
 var Checks = []*audit.Check{
 	{ID: ControlCritical, Title: "Image has critical vulnerabilities", Severity: control.SeverityCritical,
 		Remediation: "Update the package to the fixed version (rebuild the image on a patched base), or record an ignore rule with a reason and expiry."},
