@@ -1,8 +1,10 @@
-package sign
+package sign_test
 
 import (
 	"context"
 	"fmt"
+	"github.com/rampart-dev/rampart/internal/sign"
+	"github.com/rampart-dev/rampart/internal/sign/signtest"
 	"net/http"
 	"strings"
 	"sync"
@@ -33,15 +35,15 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 }
 
 func TestVerifyCoalescesAndCaches(t *testing.T) {
-	k := newKey(t)
-	host := startRegistry(t, true)
-	d := pushImage(t, host, "app:1")
-	signLegacy(t, d, d.DigestStr(), k, nil)
+	k := signtest.NewKey(t)
+	host := signtest.StartRegistry(t, true)
+	d := signtest.PushImage(t, host, "app:1")
+	signtest.SignLegacy(t, d, d.DigestStr(), k, nil)
 	ct := &countingTransport{delay: 20 * time.Millisecond}
 	now := time.Unix(1_700_000_000, 0)
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	v, err := New(Config{Policy: Policy{Keys: []*Key{publicKey(t, k)}}, Transport: ct, CacheTTL: time.Minute, Now: clock})
+	v, err := sign.New(sign.Config{Policy: sign.Policy{Keys: []*sign.Key{signtest.PublicKey(t, k)}}, Transport: ct, CacheTTL: time.Minute, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestVerifyCoalescesAndCaches(t *testing.T) {
 				errs <- err
 				return
 			}
-			if res.Status != Verified {
+			if res.Status != sign.Verified {
 				errs <- fmt.Errorf("status %s", res.Status)
 			}
 		})
@@ -83,29 +85,5 @@ func TestVerifyCoalescesAndCaches(t *testing.T) {
 	}
 	if n := ct.sigGets.Load(); n != 2 {
 		t.Fatalf("after the TTL: %d .sig fetches, want 2", n)
-	}
-}
-
-func TestLRUBounded(t *testing.T) {
-	now := time.Unix(0, 0)
-	c := newLRU(3, time.Hour, func() time.Time { return now })
-	for i := range 5 {
-		c.put(fmt.Sprint(i), &Result{Digest: fmt.Sprint(i)})
-	}
-	if c.len() != 3 {
-		t.Fatalf("len %d, want 3", c.len())
-	}
-	for key, want := range map[string]bool{"0": false, "1": false, "2": true, "3": true, "4": true} {
-		if _, ok := c.get(key); ok != want {
-			t.Errorf("get(%s) = %v, want %v", key, ok, want)
-		}
-	}
-	c.get("2") // 2 is now the most recently used; 3 goes next
-	c.put("5", &Result{})
-	if _, ok := c.get("3"); ok {
-		t.Error("3 should have been evicted")
-	}
-	if _, ok := c.get("2"); !ok {
-		t.Error("2 should have been kept")
 	}
 }

@@ -1,6 +1,12 @@
-package sign
+// Package signtest signs images for tests the way cosign does: the legacy
+// .sig tag and Sigstore bundle referrers, with keys or certificates from a
+// test CA acting as Fulcio, pushed to an in-process registry.
+package signtest
 
 import (
+	"io"
+	"log"
+
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,6 +19,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/rampart-dev/rampart/internal/sign"
 	"math/big"
 	"net/http/httptest"
 	"os"
@@ -37,17 +44,17 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
-// newRegistry starts an in-process registry; referrers toggles the OCI
+// StartRegistry starts an in-process registry and returns its host:port; referrers toggles the OCI
 // referrers API (without it clients use the sha256-<hex> fallback tag).
-func startRegistry(t testing.TB, referrers bool) string {
+func StartRegistry(t testing.TB, referrers bool) string {
 	t.Helper()
 	srv := httptest.NewServer(ggcrregistry.New(ggcrregistry.WithReferrersSupport(referrers), ggcrregistry.Logger(discardLogger())))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
 }
 
-// pushImage pushes a random image under repo:tag and returns its digest.
-func pushImage(t testing.TB, host, repoTag string) name.Digest {
+// PushImage pushes a random image under repo:tag and returns its digest.
+func PushImage(t testing.TB, host, repoTag string) name.Digest {
 	t.Helper()
 	img, err := random.Image(512, 1)
 	if err != nil {
@@ -67,7 +74,8 @@ func pushImage(t testing.TB, host, repoTag string) name.Digest {
 	return ref.Context().Digest(h.String())
 }
 
-func newKey(t testing.TB) *ecdsa.PrivateKey {
+// NewKey generates an ECDSA P-256 key.
+func NewKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -76,20 +84,22 @@ func newKey(t testing.TB) *ecdsa.PrivateKey {
 	return k
 }
 
-func publicKey(t testing.TB, k *ecdsa.PrivateKey) *Key {
+// PublicKey returns k's public half as a trusted sign.Key.
+func PublicKey(t testing.TB, k *ecdsa.PrivateKey) *sign.Key {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pk, err := ParsePublicKey("cosign.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	pk, err := sign.ParsePublicKey("cosign.pub", pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return pk
 }
 
-func signBytes(t testing.TB, k crypto.Signer, msg []byte) []byte {
+// SignBytes signs the SHA-256 of msg, as cosign does.
+func SignBytes(t testing.TB, k crypto.Signer, msg []byte) []byte {
 	t.Helper()
 	sum := sha256.Sum256(msg)
 	sig, err := k.Sign(rand.Reader, sum[:], crypto.SHA256)
@@ -99,21 +109,22 @@ func signBytes(t testing.TB, k crypto.Signer, msg []byte) []byte {
 	return sig
 }
 
-func simpleSigningPayload(repo, digest string) []byte {
+// SimpleSigningPayload is the payload cosign signs for digest.
+func SimpleSigningPayload(repo, digest string) []byte {
 	return fmt.Appendf(nil, `{"critical":{"identity":{"docker-reference":%q},"image":{"docker-manifest-digest":%q},"type":"cosign container image signature"},"optional":null}`, repo, digest)
 }
 
-// signLegacy writes the cosign .sig image for target, whose payload names
+// SignLegacy writes the cosign .sig image for target, whose payload names
 // payloadDigest (normally target's own digest), signed by k; certPEM is
 // the keyless certificate annotation when not empty.
-func signLegacy(t testing.TB, target name.Digest, payloadDigest string, k crypto.Signer, certPEM []byte) {
+func SignLegacy(t testing.TB, target name.Digest, payloadDigest string, k crypto.Signer, certPEM []byte) {
 	t.Helper()
-	payload := simpleSigningPayload(target.Context().Name(), payloadDigest)
-	ann := map[string]string{AnnotationSignature: base64.StdEncoding.EncodeToString(signBytes(t, k, payload))}
+	payload := SimpleSigningPayload(target.Context().Name(), payloadDigest)
+	ann := map[string]string{sign.AnnotationSignature: base64.StdEncoding.EncodeToString(SignBytes(t, k, payload))}
 	if certPEM != nil {
-		ann[AnnotationCertificate] = string(certPEM)
+		ann[sign.AnnotationCertificate] = string(certPEM)
 	}
-	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer(payload, SimpleSigningMediaType), Annotations: ann})
+	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer(payload, sign.SimpleSigningMediaType), Annotations: ann})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,21 +148,21 @@ func pae(payloadType string, payload []byte) []byte {
 	return fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
 }
 
-// signBundle attaches a Sigstore bundle v0.3 (DSSE over an in-toto
+// SignBundle attaches a Sigstore bundle v0.3 (DSSE over an in-toto
 // statement naming subjectDigest) to target as a referrer. certDER is the
 // keyless certificate; without it the bundle carries a public key hint.
 // With fallback, the referrers index is pushed to the sha256-<hex> tag.
-func signBundle(t testing.TB, target name.Digest, subjectDigest string, k crypto.Signer, certDER []byte, fallback bool) name.Digest {
+func SignBundle(t testing.TB, target name.Digest, subjectDigest string, k crypto.Signer, certDER []byte, fallback bool) name.Digest {
 	t.Helper()
 	sh, _ := v1.NewHash(subjectDigest)
 	stmt := fmt.Appendf(nil, `{"_type":"https://in-toto.io/Statement/v1","subject":[{"name":%q,"digest":{"sha256":%q}}],"predicateType":%q,"predicate":{}}`,
-		target.Context().Name(), sh.Hex, CosignSignPredicate)
+		target.Context().Name(), sh.Hex, sign.CosignSignPredicate)
 	const pt = "application/vnd.in-toto+json"
 	pb := &protobundle.Bundle{
-		MediaType: BundleArtifactType,
+		MediaType: sign.BundleArtifactType,
 		Content: &protobundle.Bundle_DsseEnvelope{DsseEnvelope: &protodsse.Envelope{
 			Payload: stmt, PayloadType: pt,
-			Signatures: []*protodsse.Signature{{Sig: signBytes(t, k, pae(pt, stmt))}},
+			Signatures: []*protodsse.Signature{{Sig: SignBytes(t, k, pae(pt, stmt))}},
 		}},
 		VerificationMaterial: &protobundle.VerificationMaterial{Content: &protobundle.VerificationMaterial_PublicKey{PublicKey: &protocommon.PublicKeyIdentifier{Hint: "k"}}},
 	}
@@ -162,15 +173,15 @@ func signBundle(t testing.TB, target name.Digest, subjectDigest string, k crypto
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pushReferrer(t, target, raw, BundleArtifactType, fallback)
+	return PushReferrer(t, target, raw, sign.BundleArtifactType, fallback)
 }
 
-// pushReferrer pushes a cosign-shaped bundle manifest (artifactType set,
+// PushReferrer pushes a cosign-shaped bundle manifest (artifactType set,
 // empty config, one layer) whose subject is target.
-func pushReferrer(t testing.TB, target name.Digest, layer []byte, artifactType string, fallback bool) name.Digest {
+func PushReferrer(t testing.TB, target name.Digest, layer []byte, artifactType string, fallback bool) name.Digest {
 	t.Helper()
 	repo := target.Context()
-	cfg := static.NewLayer([]byte("{}"), emptyMediaType)
+	cfg := static.NewLayer([]byte("{}"), "application/vnd.oci.empty.v1+json")
 	lay := static.NewLayer(layer, types.MediaType(artifactType))
 	for _, l := range []v1.Layer{cfg, lay} {
 		if err := remote.WriteLayer(repo, l); err != nil {
@@ -209,15 +220,16 @@ func pushReferrer(t testing.TB, target name.Digest, layer []byte, artifactType s
 	return ref
 }
 
-// fulcio is a test certificate authority acting as Fulcio.
-type fulcio struct {
+// Fulcio is a test certificate authority acting as Fulcio.
+type Fulcio struct {
 	key  *ecdsa.PrivateKey
 	cert *x509.Certificate
 }
 
-func newFulcio(t testing.TB) *fulcio {
+// NewFulcio creates a self-signed CA valid for a day.
+func NewFulcio(t testing.TB) *Fulcio {
 	t.Helper()
-	k := newKey(t)
+	k := NewKey(t)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test fulcio", Organization: []string{"rampart test"}},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
@@ -228,12 +240,12 @@ func newFulcio(t testing.TB) *fulcio {
 		t.Fatal(err)
 	}
 	c, _ := x509.ParseCertificate(der)
-	return &fulcio{key: k, cert: c}
+	return &Fulcio{key: k, cert: c}
 }
 
-// issue returns a code-signing certificate for email with the Fulcio OIDC
+// Issue returns a code-signing certificate for email with the Fulcio OIDC
 // issuer extension (1.3.6.1.4.1.57264.1.8).
-func (f *fulcio) issue(t testing.TB, signer *ecdsa.PrivateKey, email, issuer string) []byte {
+func (f *Fulcio) Issue(t testing.TB, signer *ecdsa.PrivateKey, email, issuer string) []byte {
 	t.Helper()
 	iss, err := asn1.MarshalWithParams(issuer, "utf8")
 	if err != nil {
@@ -253,8 +265,8 @@ func (f *fulcio) issue(t testing.TB, signer *ecdsa.PrivateKey, email, issuer str
 	return der
 }
 
-// trustedRoot writes a trusted_root.json holding the CA and loads it back.
-func (f *fulcio) trustedRoot(t testing.TB) *root.TrustedRoot {
+// TrustedRoot writes a trusted_root.json holding the CA and loads it back.
+func (f *Fulcio) TrustedRoot(t testing.TB) (*root.TrustedRoot, string) {
 	t.Helper()
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
 		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{Root: f.cert, ValidityPeriodStart: time.Now().Add(-time.Hour), URI: "https://fulcio.test"}},
@@ -270,11 +282,11 @@ func (f *fulcio) trustedRoot(t testing.TB) *root.TrustedRoot {
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	loaded, err := LoadTrustedRoot(p)
+	loaded, err := sign.LoadTrustedRoot(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return loaded
+	return loaded, p
 }
 
 func wrap64(der []byte) string {
@@ -286,4 +298,11 @@ func wrap64(der []byte) string {
 	}
 	b.WriteString(s + "\n")
 	return b.String()
+}
+
+func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
+
+// PEMCert encodes a DER certificate as PEM.
+func PEMCert(der []byte) []byte {
+	return []byte("-----BEGIN CERTIFICATE-----\n" + wrap64(der) + "-----END CERTIFICATE-----\n")
 }

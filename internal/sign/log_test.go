@@ -1,8 +1,0 @@
-package sign
-
-import (
-	"io"
-	"log"
-)
-
-func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }

@@ -1,0 +1,31 @@
+package sign
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestLRUBounded(t *testing.T) {
+	now := time.Unix(0, 0)
+	c := newLRU(3, time.Hour, func() time.Time { return now })
+	for i := range 5 {
+		c.put(fmt.Sprint(i), &Result{Digest: fmt.Sprint(i)})
+	}
+	if c.len() != 3 {
+		t.Fatalf("len %d, want 3", c.len())
+	}
+	for key, want := range map[string]bool{"0": false, "1": false, "2": true, "3": true, "4": true} {
+		if _, ok := c.get(key); ok != want {
+			t.Errorf("get(%s) = %v, want %v", key, ok, want)
+		}
+	}
+	c.get("2") // 2 is now the most recently used; 3 goes next
+	c.put("5", &Result{})
+	if _, ok := c.get("3"); ok {
+		t.Error("3 should have been evicted")
+	}
+	if _, ok := c.get("2"); !ok {
+		t.Error("2 should have been kept")
+	}
+}
