@@ -54,12 +54,13 @@ type Outcome struct {
 }
 
 // AuditResult turns an outcome into a finding of check: verified passes;
-// missing, invalid and other-signer fail; an undecided verification is an
-// error.
+// missing, invalid and other-signer fail; an undecided verification (a
+// registry error) is warn, as rampart node reports what it could not
+// decide, and Report lists it as an input error too.
 func AuditResult(chk *audit.Check, o Outcome) audit.Result {
 	ar := audit.Result{Check: chk, Target: k8s.Ref{Kind: "Image", Name: o.Ref}, Source: k8s.Source{File: o.Ref}}
 	if o.Err != nil {
-		ar.Status = control.StatusError
+		ar.Status = control.StatusWarn
 		ar.Message = "signature verification failed: " + o.Err.Error()
 		ar.Evidence = &report.Evidence{Origin: "response", Location: o.Ref}
 		return ar

@@ -195,7 +195,8 @@ func (v *Verifier) Resolve(ctx context.Context, ref string) (name.Digest, error)
 	if err != nil {
 		return name.Digest{}, fmt.Errorf("%s: %w", ref, err)
 	}
-	return v.reg.resolve(ctx, r)
+	d, err := v.reg.resolve(ctx, r)
+	return d, flat(err)
 }
 
 // Verify resolves ref once and verifies the signatures of its digest. An
@@ -235,7 +236,7 @@ func (v *Verifier) VerifyDigest(ctx context.Context, d name.Digest) (*Result, er
 		defer cancel()
 		r, err := v.verifyDigest(cctx, d)
 		if err != nil {
-			return nil, err
+			return nil, flat(err)
 		}
 		if v.cache != nil {
 			v.cache.put(key, r)
@@ -478,6 +479,20 @@ func certSigner(c *x509.Certificate) string {
 		return "certificate " + c.Subject.String()
 	}
 	return s.SubjectAlternativeName + " (issuer " + s.Issuer + ")"
+}
+
+// flatError keeps an error on one line (registries put response bodies,
+// with newlines, in their errors).
+type flatError struct{ err error }
+
+func (e *flatError) Error() string { return oneLine(e.err) }
+func (e *flatError) Unwrap() error { return e.err }
+
+func flat(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &flatError{err}
 }
 
 func oneLine(err error) string {
