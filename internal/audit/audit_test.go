@@ -50,3 +50,13 @@ func TestBuild(t *testing.T) {
 		t.Errorf("summary = %+v", r.Summary)
 	}
 }
+
+// TestBuildErrorItemIsValid checks that an item whose every result is an
+// error gets status error, which the report schema accepts.
+func TestBuildErrorItemIsValid(t *testing.T) {
+	c := &Check{ID: "image-unsigned", Title: "unsigned", Severity: control.SeverityHigh, Item: "T1525"}
+	r := Build("test", Framework{ID: "mitre"}, []*Check{c}, []Result{{Check: c, Target: k8s.Ref{Kind: "Image", Name: "x"}, Status: control.StatusError}}, nil)
+	if got := r.Frameworks[0].Items[0].Status; got != "error" {
+		t.Fatalf("item status %q, want error", got)
+	}
+}
