@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,6 +27,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/engine"
 	"github.com/rampart-dev/rampart/internal/k8s"
 	"github.com/rampart-dev/rampart/internal/report"
+	signing "github.com/rampart-dev/rampart/internal/sign"
 	"github.com/rampart-dev/rampart/internal/webhook"
 )
 
@@ -183,6 +186,17 @@ func runWebhookServe(ctx context.Context, o *webhookServeOptions, streams IO) er
 		}
 	}
 	opts := webhook.Options{Timeout: o.timeout, FailClosed: o.failClosed, Log: log}
+	if len(cfg.Webhook.Images.RequireSignature) > 0 {
+		unsigned, ok := cat.reg.Get("image-unsigned")
+		if !ok {
+			return fmt.Errorf("the image-unsigned control is missing from the catalogue")
+		}
+		opts.Images, err = webhook.NewImagePolicy(cfg.Webhook.Images, unsigned,
+			signing.Config{RemoteOptions: []remote.Option{remote.WithAuthFromKeychain(authn.DefaultKeychain)}})
+		if err != nil {
+			return usageError("%v", err)
+		}
+	}
 	if clients != nil {
 		opts.Related = relatedObjects(clients)
 	}

@@ -62,6 +62,41 @@ type Webhook struct {
 	// RequireAllowedRegistries enforces the untrusted-registry control
 	// (settings.allowedRegistries) in every namespace that is not exempt.
 	RequireAllowedRegistries bool `yaml:"requireAllowedRegistries"`
+	// Images holds the image signature policy.
+	Images Images `yaml:"images"`
+}
+
+// Images is the admission image policy.
+type Images struct {
+	// RequireSignature rules are enforced (image-unsigned) on every image
+	// of a pod-bearing object they match, in namespaces that are not
+	// exempt: the image's digest must carry a cosign signature trusted by
+	// the rule.
+	RequireSignature []SignatureRule `yaml:"requireSignature"`
+}
+
+// SignatureRule requires signatures on the images it matches.
+type SignatureRule struct {
+	// Registries are image reference prefixes (e.g. ghcr.io/acme/); empty
+	// matches every image.
+	Registries []string `yaml:"registries"`
+	// Namespaces are namespace globs; empty matches every namespace.
+	Namespaces []string `yaml:"namespaces"`
+	// Keys are cosign public key files (PEM).
+	Keys []string `yaml:"keys"`
+	// Identities are accepted keyless signers; they need TrustedRoot.
+	Identities []SignatureIdentity `yaml:"identities"`
+	// TrustedRoot is a Sigstore trusted_root.json (never fetched online).
+	TrustedRoot string `yaml:"trustedRoot"`
+}
+
+// SignatureIdentity is a keyless signer: the certificate's subject (SAN)
+// and OIDC issuer, exact or by regular expression.
+type SignatureIdentity struct {
+	Subject       string `yaml:"subject"`
+	SubjectRegexp string `yaml:"subjectRegexp"`
+	Issuer        string `yaml:"issuer"`
+	IssuerRegexp  string `yaml:"issuerRegexp"`
 }
 
 // Load reads and validates a configuration file.

@@ -113,3 +113,12 @@ func (e *Engine) verdict(c *control.Control, v control.Violation, ref k8s.Ref, a
 	}
 	return vd
 }
+
+// Judge returns the failing verdict of control c on obj for v, with the
+// object's annotation exceptions and the config exceptions applied, for
+// controls evaluated outside the engine (the webhook's image signature
+// policy).
+func (e *Engine) Judge(c *control.Control, obj *k8s.Object, v control.Violation) Verdict {
+	ann := k8s.RampartAnnotations(obj.Metadata())
+	return e.verdict(c, v, obj.Ref(), ann, annotationIgnores(ann))
+}

@@ -207,7 +207,10 @@ func Filter(p *Policy, nsLabels NamespaceLabels, log *slog.Logger) Middleware {
 // evaluated with their namespace's workloads and Services, so that
 // cross-object controls (dashboard-exposed) apply at admission; when the
 // related objects cannot be read the per-object controls still apply.
-func Evaluate(ev Evaluator, related Related, p *Policy, log *slog.Logger, m *Metrics) Handler {
+//
+// With images set, the images of pod-bearing objects are also held to the
+// signature policy; its violations are always enforced.
+func Evaluate(ev Evaluator, related Related, images *ImagePolicy, p *Policy, log *slog.Logger, m *Metrics) Handler {
 	rev, _ := ev.(RelatedEvaluator)
 	return func(ctx context.Context, r *Request) *admissionv1.AdmissionResponse {
 		var content map[string]any
@@ -235,6 +238,11 @@ func Evaluate(ev Evaluator, related Related, p *Policy, log *slog.Logger, m *Met
 		} else {
 			verdicts = ev.Evaluate(obj)
 		}
+		if images != nil && k8s.IsPodBearing(r.Kind.Kind) {
+			if vs := images.Check(ctx, r.Namespace, obj); len(vs) > 0 {
+				verdicts = append(verdicts, images.judge(ev, obj, vs)...)
+			}
+		}
 		if len(verdicts) == 0 {
 			return allow(r)
 		}
@@ -243,7 +251,7 @@ func Evaluate(ev Evaluator, related Related, p *Policy, log *slog.Logger, m *Met
 		var records []violationRecord
 		for _, v := range verdicts {
 			mode := r.Modes.ModeOf(v.Control.ID, v.Severity)
-			if p.Enforced[v.Control.ID] && v.Status == control.StatusFail {
+			if (p.Enforced[v.Control.ID] || (images != nil && v.Control == images.unsigned)) && v.Status == control.StatusFail {
 				mode = ModeEnforce
 			}
 			switch v.Status {

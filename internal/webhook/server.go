@@ -48,6 +48,8 @@ type Options struct {
 	// Related reads the objects around a Service or Ingress for the
 	// cross-object controls; nil evaluates per-object controls only.
 	Related Related
+	// Images enforces the image signature policy; nil for none.
+	Images *ImagePolicy
 }
 
 // Server serves admission reviews at /validate, health at /healthz and
@@ -84,7 +86,7 @@ func NewServer(ev Evaluator, p *Policy, nsLabels NamespaceLabels, opts Options) 
 	}
 	m := NewMetrics()
 	s := &Server{metrics: m, log: log}
-	s.handler = Chain(Evaluate(ev, opts.Related, p, log, m),
+	s.handler = Chain(Evaluate(ev, opts.Related, opts.Images, p, log, m),
 		Recover(log, m),
 		Measure(m),
 		Timeout(opts.Timeout, opts.FailClosed, log, m),

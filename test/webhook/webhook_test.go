@@ -7,7 +7,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
@@ -35,6 +37,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/control/framework"
 	"github.com/rampart-dev/rampart/internal/engine"
 	"github.com/rampart-dev/rampart/internal/k8s"
+	"github.com/rampart-dev/rampart/internal/sign/signtest"
 	"github.com/rampart-dev/rampart/internal/testenv"
 	"github.com/rampart-dev/rampart/internal/webhook"
 )
@@ -176,7 +179,33 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 	cfg := filepath.Join(dir, "config.yaml")
 	// Cluster default: enforce critical (so cluster-admin bindings, which
 	// are cluster-scoped, are denied), nothing else; namespaces choose more.
-	if err := os.WriteFile(cfg, []byte("webhook:\n  enforce: critical\n  warn: \"off\"\n  audit: \"off\"\nsettings:\n  allowedRegistries: [registry.example.com/]\n"), 0o600); err != nil {
+	// An in-process registry with a signed and an unsigned image, and the
+	// policy that requires signatures by key on its images.
+	host := signtest.StartRegistry(t, false)
+	key := signtest.NewKey(t)
+	signed := signtest.PushImage(t, host, "signed/app:v1")
+	signtest.SignLegacy(t, signed, signed.DigestStr(), key, nil)
+	signtest.PushImage(t, host, "unsigned/app:v1")
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "cosign.pub")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`webhook:
+  enforce: critical
+  warn: "off"
+  audit: "off"
+  images:
+    requireSignature:
+      - registries: [%q]
+        keys: [%q]
+settings:
+  allowedRegistries: [registry.example.com/, %q]
+`, host+"/", keyFile, host+"/")
+	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
@@ -315,6 +344,19 @@ func TestWebhookOnRealAPIServer(t *testing.T) {
 		}
 		if got := srv.metric(t, `rampart_background_findings{control="run-as-root",severity="high"}`); got == "" || got == "0" {
 			t.Fatalf("rampart_background_findings for run-as-root = %q", got)
+		}
+	})
+	t.Run("images.requireSignature: signed image admitted, unsigned denied", func(t *testing.T) {
+		p := pod("signed", false)
+		p.Spec.Containers[0].Image = host + "/signed/app:v1"
+		if _, err := client.CoreV1().Pods("enforce").Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("pod with a signed image denied: %v", err)
+		}
+		p = pod("unsigned", false)
+		p.Spec.Containers[0].Image = host + "/unsigned/app:v1"
+		_, err := client.CoreV1().Pods("enforce").Create(ctx, p, metav1.CreateOptions{})
+		if err == nil || !strings.Contains(err.Error(), "image-unsigned") || !strings.Contains(err.Error(), "not signed") {
+			t.Fatalf("err = %v, want a denial naming image-unsigned", err)
 		}
 	})
 	t.Run("dry run is answered but not recorded", func(t *testing.T) {
