@@ -28,7 +28,8 @@ const (
 	fmtDpkg
 	fmtAPK
 	fmtRPMBDB
-	fmtRPMOther
+	fmtRPMSqlite
+	fmtRPMNdb
 	fmtPackageLock
 	fmtPackageJSON
 	fmtPython
@@ -54,8 +55,10 @@ func classify(name string, mode fs.FileMode) format {
 		return fmtAPK
 	case "var/lib/rpm/Packages", "usr/lib/sysimage/rpm/Packages":
 		return fmtRPMBDB
-	case "var/lib/rpm/rpmdb.sqlite", "var/lib/rpm/Packages.db", "usr/lib/sysimage/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/Packages.db":
-		return fmtRPMOther
+	case "var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite":
+		return fmtRPMSqlite
+	case "var/lib/rpm/Packages.db", "usr/lib/sysimage/rpm/Packages.db":
+		return fmtRPMNdb
 	}
 	dir, base := path.Split(name)
 	switch {
@@ -126,7 +129,9 @@ func (a *Analyzer) Analyze(_ context.Context, f *image.File) (*image.Found, erro
 		return packages(ParseAPKInstalled(f.R))
 	case fmtRPMBDB:
 		return packages(ParseRPMDB(f.R, maxRPMDB))
-	case fmtRPMOther:
+	case fmtRPMSqlite:
+		return packages(ParseRPMSqlite(f.R, maxRPMDB))
+	case fmtRPMNdb:
 		return nil, ErrRPMFormat
 	case fmtPython:
 		p, err := ParsePythonMetadata(f.R)

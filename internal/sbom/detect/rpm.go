@@ -14,10 +14,10 @@ import (
 	"github.com/rampart-dev/rampart/internal/sbom"
 )
 
-// ErrRPMFormat is returned for rpmdb forms the pinned go-rpmdb
-// (v0.0.0-20210911072402) cannot read: it reads the Berkeley DB
-// "Packages" file only, not rpmdb.sqlite nor the ndb "Packages.db".
-var ErrRPMFormat = errors.New("rpmdb format not supported by go-rpmdb v0.0.0-20210911072402 (Berkeley DB Packages only)")
+// ErrRPMFormat is returned for the ndb rpmdb ("Packages.db", SUSE): the
+// pinned go-rpmdb (v0.0.0-20210911072402) reads Berkeley DB only, and
+// rpmdb.sqlite is read by ParseRPMSqlite.
+var ErrRPMFormat = errors.New("ndb rpmdb (Packages.db) not supported: go-rpmdb v0.0.0-20210911072402 reads Berkeley DB only")
 
 // ParseRPMDB reads a Berkeley DB rpmdb ("Packages"). go-rpmdb reads a
 // file by path, so the content is copied to a temporary file, removed on
@@ -52,34 +52,56 @@ func ParseRPMDB(r io.Reader, limit int64) (pkgs []sbom.Package, err error) {
 		return nil, fmt.Errorf("rpmdb: %w", err)
 	}
 	for _, p := range list {
-		if p.Name == "" || p.Name == "gpg-pubkey" {
-			continue
+		if pkg, ok := rpmPackage(rpmHeader{
+			name: p.Name, version: p.Version, release: p.Release, arch: p.Arch,
+			license: p.License, sourceRPM: p.SourceRpm, epoch: p.Epoch,
+		}); ok {
+			pkgs = append(pkgs, pkg)
 		}
-		version := p.Version + "-" + p.Release
-		q := map[string]string{}
-		if p.Arch != "" {
-			q["arch"] = p.Arch
-		}
-		if p.Epoch > 0 {
-			q["epoch"] = strconv.Itoa(p.Epoch)
-			version = strconv.Itoa(p.Epoch) + ":" + version
-		}
-		pkg := sbom.Package{Name: p.Name, Version: version, Ecosystem: sbom.RedHat}
-		if p.License != "" {
-			pkg.Licenses = []string{p.License}
-		}
-		if sn, sv, ok := splitSourceRPM(p.SourceRpm); ok {
-			if p.Epoch > 0 {
-				sv = strconv.Itoa(p.Epoch) + ":" + sv
-			}
-			if sn != pkg.Name || sv != pkg.Version {
-				pkg.SourceName, pkg.SourceVersion = sn, sv
-			}
-		}
-		pkg.PURL = packageurl.NewPackageURL(packageurl.TypeRPM, "redhat", p.Name, p.Version+"-"+p.Release, packageurl.QualifiersFromMap(q), "").ToString()
-		pkgs = append(pkgs, pkg)
 	}
 	return pkgs, nil
+}
+
+// rpmHeader is what Rampart reads from one rpm header.
+type rpmHeader struct {
+	name, version, release, arch, license, sourceRPM string
+	epoch                                            int
+}
+
+// rpmPackage turns a header into a package: version epoch:version-release
+// (no epoch when 0), the source rpm as SourceName/SourceVersion, a purl
+// with arch and epoch qualifiers. gpg-pubkey pseudo-packages are dropped.
+func rpmPackage(h rpmHeader) (sbom.Package, bool) {
+	if h.name == "" || h.name == "gpg-pubkey" || h.version == "" {
+		return sbom.Package{}, false
+	}
+	vr := h.version
+	if h.release != "" {
+		vr += "-" + h.release
+	}
+	version := vr
+	q := map[string]string{}
+	if h.arch != "" {
+		q["arch"] = h.arch
+	}
+	if h.epoch > 0 {
+		q["epoch"] = strconv.Itoa(h.epoch)
+		version = strconv.Itoa(h.epoch) + ":" + vr
+	}
+	pkg := sbom.Package{Name: h.name, Version: version, Ecosystem: sbom.RedHat}
+	if h.license != "" {
+		pkg.Licenses = []string{h.license}
+	}
+	if sn, sv, ok := splitSourceRPM(h.sourceRPM); ok {
+		if h.epoch > 0 {
+			sv = strconv.Itoa(h.epoch) + ":" + sv
+		}
+		if sn != pkg.Name || sv != pkg.Version {
+			pkg.SourceName, pkg.SourceVersion = sn, sv
+		}
+	}
+	pkg.PURL = packageurl.NewPackageURL(packageurl.TypeRPM, "redhat", h.name, vr, packageurl.QualifiersFromMap(q), "").ToString()
+	return pkg, true
 }
 
 // openRPMDB recovers from panics in go-rpmdb's Berkeley DB reader, which
