@@ -55,7 +55,7 @@ func TestBuildDistroEcosystems(t *testing.T) {
 			purl: "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64&distro=3.20.3",
 		},
 		{
-			name: "ndb is a warning",
+			name: "broken ndb is a warning",
 			files: []imagetest.File{
 				{Name: "etc/os-release", Body: []byte(alma)},
 				{Name: "var/lib/rpm/Packages.db", Body: []byte("RpmP")},
@@ -75,7 +75,7 @@ func TestBuildDistroEcosystems(t *testing.T) {
 				t.Fatalf("distro %+v", s.Distro)
 			}
 			if tt.pkg == "" {
-				if len(s.Packages) != 0 || len(fsys.Warnings()) != 1 || !strings.Contains(fsys.Warnings()[0], "ndb rpmdb") {
+				if len(s.Packages) != 0 || len(fsys.Warnings()) != 1 || !strings.Contains(fsys.Warnings()[0], "rpmdb Packages.db: not an ndb rpmdb") {
 					t.Errorf("packages %+v warnings %q", s.Packages, fsys.Warnings())
 				}
 				return

@@ -132,7 +132,7 @@ func (a *Analyzer) Analyze(_ context.Context, f *image.File) (*image.Found, erro
 	case fmtRPMSqlite:
 		return packages(ParseRPMSqlite(f.R, maxRPMDB))
 	case fmtRPMNdb:
-		return nil, ErrRPMFormat
+		return packages(ParseRPMNdb(f.R, maxRPMDB))
 	case fmtPython:
 		p, err := ParsePythonMetadata(f.R)
 		if err != nil || p == nil {

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,11 +12,6 @@ import (
 
 	"github.com/rampart-dev/rampart/internal/sbom"
 )
-
-// ErrRPMFormat is returned for the ndb rpmdb ("Packages.db", SUSE): the
-// pinned go-rpmdb (v0.0.0-20210911072402) reads Berkeley DB only, and
-// rpmdb.sqlite is read by ParseRPMSqlite.
-var ErrRPMFormat = errors.New("ndb rpmdb (Packages.db) not supported: go-rpmdb v0.0.0-20210911072402 reads Berkeley DB only")
 
 // ParseRPMDB reads a Berkeley DB rpmdb ("Packages"). go-rpmdb reads a
 // file by path, so the content is copied to a temporary file, removed on

@@ -2,8 +2,10 @@ package detect
 
 import (
 	"bytes"
+	"compress/gzip"
 	"database/sql"
 	"encoding/binary"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -125,5 +127,58 @@ func FuzzParseRPMHeader(f *testing.F) {
 	}
 	f.Fuzz(func(_ *testing.T, b []byte) {
 		_, _ = parseRPMHeader(b)
+	})
+}
+
+// TestParseRPMNdb reads a real SUSE ndb rpmdb (go-rpmdb's test data,
+// SLE 15 BCI) and broken copies of it.
+func TestParseRPMNdb(t *testing.T) {
+	f, err := os.Open("testdata/rpm/sle15-bci-Packages.db.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs, err := ParseRPMNdb(bytes.NewReader(db), maxRPMDB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pkgs) < 30 {
+		t.Errorf("%d packages", len(pkgs))
+	}
+	rl, ok := find(pkgs, "libreadline7")
+	if !ok || rl.Version != "7.0-19.6.1" || rl.SourceName != "bash" || rl.SourceVersion != "4.4-19.6.1" || rl.Licenses[0] != "GPL-3.0-or-later" ||
+		rl.PURL != "pkg:rpm/redhat/libreadline7@7.0-19.6.1?arch=x86_64" {
+		t.Errorf("libreadline7: %+v", rl)
+	}
+	for name, mutate := range map[string]func([]byte){
+		"bad magic":      func(b []byte) { b[0] = 'X' },
+		"too many pages": func(b []byte) { binary.LittleEndian.PutUint32(b[12:], 1<<20) },
+		"blob off range": func(b []byte) { binary.LittleEndian.PutUint32(b[32+8:], 1<<31) },
+		"bad slot magic": func(b []byte) { b[32] = 0 },
+		"truncated":      func(b []byte) {},
+	} {
+		c := append([]byte(nil), db...)
+		mutate(c)
+		if name == "truncated" {
+			c = c[:len(c)/2]
+		}
+		if _, err := ParseRPMNdb(bytes.NewReader(c), maxRPMDB); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func FuzzParseRPMNdb(f *testing.F) {
+	f.Add([]byte("RpmP\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00"))
+	f.Fuzz(func(_ *testing.T, b []byte) {
+		_, _ = ParseRPMNdb(bytes.NewReader(b), 1<<20)
 	})
 }
