@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/sbom"
 	"github.com/rampart-dev/rampart/internal/sbom/detect"
 	"github.com/rampart-dev/rampart/internal/sbom/format"
+	"github.com/rampart-dev/rampart/internal/vulndb"
 )
 
 // imageOptions are the flags of `rampart image`.
@@ -30,6 +32,8 @@ type imageOptions struct {
 	Limits image.Limits
 	// Warn receives one line per skipped entry; nil drops them.
 	Warn func(string)
+	// Vulns turns on vulnerability matching (image_vulns.go).
+	Vulns vulnOptions
 }
 
 var imageFormats = []string{"table", "json", "cyclonedx", "spdx"}
@@ -62,10 +66,13 @@ be read (the others are still written).`,
   rampart image oci-layout:./build/oci`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Warn = func(s string) { fmt.Fprintln(streams.Err, "rampart: warning: "+s) }
+			if o.Vulns.Enabled {
+				return runImageVulns(cmd.Context(), o, args, streams)
+			}
 			if !contains(imageFormats, o.Format) {
 				return usageError("--format %q: want one of %s", o.Format, strings.Join(imageFormats, ", "))
 			}
-			o.Warn = func(s string) { fmt.Fprintln(streams.Err, "rampart: warning: "+s) }
 			return runImage(cmd.Context(), o, args, streams)
 		},
 	}
@@ -73,6 +80,14 @@ be read (the others are still written).`,
 	f.StringVar(&o.Platform, "platform", "", "platform to pick from a multi-arch image, os/arch[/variant] (default linux/amd64, or the only one)")
 	f.StringVarP(&o.Format, "format", "o", "table", "output format: "+strings.Join(imageFormats, ", "))
 	f.StringVar(&o.Output, "output", "", "write to this file instead of standard output")
+	f.BoolVar(&o.Vulns.Enabled, "vulns", false, "match the packages against the offline vulnerability database and write a report (-o "+strings.Join(vulnFormats, "|")+")")
+	f.StringVar(&o.Vulns.DB, "db", "", "--vulns: vulnerability database (default "+vulndb.DefaultPath()+")")
+	f.BoolVar(&o.Vulns.IgnoreUnfixed, "ignore-unfixed", false, "--vulns: leave out vulnerabilities without a fixed version")
+	f.StringVar(&o.Vulns.Severity, "severity", "info", "--vulns: lowest severity reported")
+	f.StringVar(&o.Vulns.IgnoreFile, "ignore-file", "", "--vulns: VEX/ignore file (id or alias, package, reason, expires)")
+	f.StringVar(&o.Vulns.FailOn, "fail-on", "high", "--vulns: exit 1 on vulnerabilities at or above this severity")
+	f.DurationVar(&o.Vulns.MaxAge, "max-age", 7*24*time.Hour, "--vulns: warn when the database is older than this")
+	f.BoolVar(&o.Vulns.NoColor, "no-color", false, "--vulns: never colour table output")
 	return cmd
 }
 

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/report"
+	"github.com/rampart-dev/rampart/internal/sbom"
+	"github.com/rampart-dev/rampart/internal/vuln"
+	"github.com/rampart-dev/rampart/internal/vulndb"
+)
+
+// vulnFormats are the --format values of `rampart image --vulns`: the
+// report formats of scans.
+var vulnFormats = []string{"table", "json", "sarif", "junit", "html"}
+
+// vulnOptions are the flags of `rampart image --vulns`.
+type vulnOptions struct {
+	Enabled       bool
+	DB            string
+	IgnoreUnfixed bool
+	Severity      string
+	IgnoreFile    string
+	FailOn        string
+	MaxAge        time.Duration
+	NoColor       bool
+}
+
+// runImageVulns analyses each image, matches its packages against the
+// offline vulnerability database and writes one report for all images
+// through the scan report writers. A stale database gives a warning with
+// its age; an image that cannot be read is an input error (exit 2) and
+// the others are still reported.
+func runImageVulns(ctx context.Context, o *imageOptions, refs []string, streams IO) error {
+	v := o.Vulns
+	w, ok := writers[o.Format]
+	if !ok {
+		return usageError("--format %q with --vulns: want one of table, json, sarif, junit, html", o.Format)
+	}
+	minSev, err := control.ParseSeverity(v.Severity)
+	if err != nil {
+		return usageError("--severity: %v", err)
+	}
+	failOn, err := control.ParseSeverity(v.FailOn)
+	if err != nil {
+		return usageError("--fail-on: %v", err)
+	}
+	mopts := vuln.Options{IgnoreUnfixed: v.IgnoreUnfixed, MinSeverity: minSev}
+	if v.IgnoreFile != "" {
+		if mopts.Ignores, err = vuln.LoadIgnores(v.IgnoreFile); err != nil {
+			return usageError("--ignore-file: %v", err)
+		}
+	}
+	path := firstNonEmpty(v.DB, vulndb.DefaultPath())
+	db, err := vulndb.Open(path, false)
+	if err != nil {
+		return usageError("%v (import OSV records first: rampart db import PATH)", err)
+	}
+	defer func() { _ = db.Close() }()
+	if st, err := db.Status(ctx); err == nil && st.Stale(time.Now(), v.MaxAge) {
+		age := "never imported into"
+		if !st.Imported.IsZero() {
+			age = fmt.Sprintf("last imported %s ago", st.Age(time.Now()).Round(time.Hour))
+		}
+		fmt.Fprintf(streams.Err, "rampart: warning: vulnerability database %s is stale (%s); run rampart db update or rampart db import\n", path, age)
+	}
+	var merged *report.Result
+	var errs []report.InputError
+	for _, ref := range refs {
+		s, err := analyzeImage(ctx, ref, *o)
+		if err != nil {
+			errs = append(errs, report.InputError{File: ref, Message: err.Error()})
+			continue
+		}
+		vulns, err := vuln.MatchContext(ctx, db, s, mopts)
+		if err != nil {
+			errs = append(errs, report.InputError{File: ref, Message: err.Error()})
+			continue
+		}
+		r := vuln.Report(Version, s, vulns, nil)
+		merged = mergeReports(merged, r)
+	}
+	if merged == nil {
+		merged = vuln.Report(Version, &sbom.SBOM{}, nil, nil)
+	}
+	merged.Errors = append(merged.Errors, errs...)
+	merged.Summary.Errors = len(merged.Errors)
+	return writeReport(streams, merged, w, reportOptions{Output: o.Output, NoColor: v.NoColor, FailOn: failOn})
+}
+
+// mergeReports appends b's findings, objects and errors to a (nil: b) and
+// recounts the summary; frameworks and control tallies are summed.
+func mergeReports(a, b *report.Result) *report.Result {
+	if a == nil {
+		return b
+	}
+	base := int32(len(a.Objects))
+	a.Objects = append(a.Objects, b.Objects...)
+	a.Findings = append(a.Findings, b.Findings...)
+	a.Errors = append(a.Errors, b.Errors...)
+	for i := range a.Controls {
+		for _, c := range b.Controls {
+			if c.ID != a.Controls[i].ID {
+				continue
+			}
+			a.Controls[i].Evaluated += c.Evaluated
+			a.Controls[i].Failed += c.Failed
+			a.Controls[i].Excepted += c.Excepted
+			for _, id := range c.Objects {
+				a.Controls[i].Objects = append(a.Controls[i].Objects, id+base)
+			}
+		}
+	}
+	sm := &a.Summary
+	sm.Objects, sm.Findings, sm.Errors = len(a.Objects), len(a.Findings), len(a.Errors)
+	for k, n := range b.Summary.ByStatus {
+		sm.ByStatus[k] += n
+	}
+	for k, n := range b.Summary.BySeverity {
+		sm.BySeverity[k] += n
+	}
+	return a
+}
