@@ -14,6 +14,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/control/library/rbac"
 	"github.com/rampart-dev/rampart/internal/control/library/rbacpath"
 	"github.com/rampart-dev/rampart/internal/control/library/signature"
+	"github.com/rampart-dev/rampart/internal/control/library/supplychain"
 	"github.com/rampart-dev/rampart/internal/control/library/workload"
 )
 
@@ -29,6 +30,7 @@ var families = []func() ([]*control.Control, error){
 	cluster.Controls,
 	probe.Controls,
 	signature.Controls,
+	supplychain.Controls,
 }
 
 // RegisterAll registers every built-in control into reg.
