@@ -185,3 +185,48 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestImportUnreadableZip: a zip given to Import that cannot be opened is
+// an error (nothing was imported, the database is unchanged); the same
+// archive inside a directory is one skipped entry.
+func TestImportUnreadableZip(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"notzip.zip":  "this is not a zip archive",
+		"trunc.zip":   "PK\x03\x04\x14\x00\x00\x00",
+		"record.json": mustRead(t, filepath.Join(osvDir, "Alpine", "CVE-2024-10524.json")),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db, err := Open(filepath.Join(t.TempDir(), "vuln.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	for _, name := range []string{"notzip.zip", "trunc.zip"} {
+		p := filepath.Join(dir, name)
+		_, err := db.Import(ctx, p)
+		if err == nil || !strings.HasPrefix(err.Error(), "import "+p+": ") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("Import(%s) = %v, want a one-line error naming the file", name, err)
+		}
+	}
+	if s, _ := db.Status(ctx); s.Records != 0 || !s.Imported.IsZero() {
+		t.Errorf("after failed imports: %+v, want an untouched database", s)
+	}
+	st, err := db.Import(ctx, dir)
+	if err != nil || st.Records != 1 || len(st.Errors) != 2 {
+		t.Errorf("Import(dir) = %+v, %v; want 1 record and the 2 archives skipped", st, err)
+	}
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}

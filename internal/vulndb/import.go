@@ -266,21 +266,34 @@ func (imp *Importer) addDir(root string) error {
 		case ".json":
 			return imp.addFile(path)
 		case ".zip":
-			return imp.AddZip(path)
+			// Inside a directory an unreadable archive is one skipped
+			// entry, like an unreadable JSON file.
+			zr, err := zip.OpenReader(path)
+			if err != nil {
+				imp.stats.Errors = append(imp.stats.Errors, RecordError{File: path, Err: err})
+				return nil
+			}
+			defer func() { _ = zr.Close() }()
+			return imp.addZip(path, &zr.Reader)
 		}
 		return nil
 	})
 }
 
 // AddZip imports every *.json member of the zip archive at path, one at a
-// time, each capped in size, with a cap on members and total bytes.
+// time, each capped in size, with a cap on members and total bytes. An
+// archive that cannot be opened (missing, not a zip, truncated) is an
+// error: there is nothing to import from it.
 func (imp *Importer) AddZip(path string) error {
 	zr, err := zip.OpenReader(path)
 	if err != nil {
-		imp.stats.Errors = append(imp.stats.Errors, RecordError{File: path, Err: err})
-		return nil
+		return fmt.Errorf("import %s: %w", path, err)
 	}
 	defer func() { _ = zr.Close() }()
+	return imp.addZip(path, &zr.Reader)
+}
+
+func (imp *Importer) addZip(path string, zr *zip.Reader) error {
 	if len(zr.File) > maxZipMembers {
 		imp.stats.Errors = append(imp.stats.Errors, RecordError{File: path, Err: fmt.Errorf("%d members, over the %d limit", len(zr.File), maxZipMembers)})
 		return nil
