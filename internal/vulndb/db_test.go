@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +230,53 @@ func mustRead(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestImportZipMethods: records of deflated zip members are stored as
+// their raw DEFLATE stream, stored (uncompressed) members are compressed
+// on import; both read back as the original record.
+func TestImportZipMethods(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	zipPath := filepath.Join(dir, "all.zip")
+	f, err := os.Create(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := zip.NewWriter(f)
+	members := map[string]uint16{"Alpine/CVE-2024-10524.json": zip.Store, "Debian/DLA-3008-1.json": zip.Deflate}
+	for p, method := range members {
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: filepath.Base(p), Method: method})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(mustRead(t, filepath.Join(osvDir, p)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	db, err := Open(filepath.Join(dir, "vuln.db"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = db.Close() }()
+	if st, err := db.Import(ctx, zipPath); err != nil || st.Records != 2 || len(st.Errors) != 0 {
+		t.Fatalf("Import = %+v, %v", st, err)
+	}
+	for _, q := range []struct {
+		eco       sbom.Ecosystem
+		name, id  string
+		wantAlias string
+	}{
+		{sbom.Alpine, "wget", "CVE-2024-10524", ""},
+		{sbom.Debian, "openssl", "DLA-3008-1", "CVE-2022-1292"},
+	} {
+		vs, err := db.Lookup(ctx, q.eco, q.name)
+		if err != nil || len(vs) != 1 || vs[0].ID != q.id || (q.wantAlias != "" && !slices.Contains(vs[0].CVEs(), q.wantAlias)) || vs[0].Modified == "" {
+			t.Errorf("Lookup(%s, %s) = %v, %v; want %s read back whole", q.eco, q.name, ids(vs), err, q.id)
+		}
+	}
 }

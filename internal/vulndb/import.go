@@ -108,14 +108,24 @@ func (d *DB) BeginImport(ctx context.Context, source string) (*Importer, error) 
 // counted in the stats' Errors and skipped; the error returned is only a
 // database failure, which ends the import.
 func (imp *Importer) Add(file string, data []byte) error {
+	return imp.add(file, data, nil)
+}
+
+// add is Add with the record's DEFLATE form when the caller has it (the
+// raw stream of a deflated zip member, whose checksum reading data has
+// verified), which is then stored as it is instead of compressing data
+// again.
+func (imp *Importer) add(file string, data, deflated []byte) error {
 	v, err := ParseRecord(data)
 	if err != nil {
 		imp.stats.Errors = append(imp.stats.Errors, RecordError{File: file, Err: err})
 		return nil
 	}
-	blob, err := deflate(&imp.buf, imp.zw, data)
-	if err != nil {
-		return fmt.Errorf("%s: %w", file, err)
+	blob := deflated
+	if blob == nil {
+		if blob, err = deflate(&imp.buf, imp.zw, data); err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
 	}
 	withdrawn := 0
 	if v.Withdrawn != "" {
@@ -320,11 +330,29 @@ func (imp *Importer) addZip(path string, zr *zip.Reader) error {
 			imp.stats.Errors = append(imp.stats.Errors, RecordError{File: path, Err: fmt.Errorf("over %d uncompressed bytes, rest skipped", int64(maxZipTotal))})
 			return nil
 		}
-		if err := imp.Add(name, data); err != nil {
+		if err := imp.add(name, data, rawDeflate(zf)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// rawDeflate returns the compressed bytes of a deflated zip member (a raw
+// DEFLATE stream, the form records are stored in), or nil for another
+// method or a read error (the record is then compressed again).
+func rawDeflate(zf *zip.File) []byte {
+	if zf.Method != zip.Deflate || zf.CompressedSize64 > maxRecord {
+		return nil
+	}
+	r, err := zf.OpenRaw()
+	if err != nil {
+		return nil
+	}
+	raw, err := io.ReadAll(io.LimitReader(r, maxRecord+1))
+	if err != nil || uint64(len(raw)) != zf.CompressedSize64 {
+		return nil
+	}
+	return raw
 }
 
 func readMember(zf *zip.File) ([]byte, error) {
