@@ -43,6 +43,12 @@ func newCmdDBImport(streams IO, dbPath *string) *cobra.Command {
 		Short: "Import OSV records from directories of JSON files or osv.dev all.zip exports",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Check every path first, so that a typo creates no empty database.
+			for _, p := range args {
+				if _, err := os.Stat(p); err != nil {
+					return usageError("import %s: %v", p, err)
+				}
+			}
 			db, err := vulndb.Open(*dbPath, true)
 			if err != nil {
 				return err
