@@ -15,9 +15,13 @@ func TestLRUBounded(t *testing.T) {
 	if c.len() != 3 {
 		t.Fatalf("len %d, want 3", c.len())
 	}
-	for key, want := range map[string]bool{"0": false, "1": false, "2": true, "3": true, "4": true} {
-		if _, ok := c.get(key); ok != want {
-			t.Errorf("get(%s) = %v, want %v", key, ok, want)
+	// In a fixed order: each hit makes its key the most recently used.
+	for _, kw := range []struct {
+		key  string
+		want bool
+	}{{"0", false}, {"1", false}, {"2", true}, {"3", true}, {"4", true}} {
+		if _, ok := c.get(kw.key); ok != kw.want {
+			t.Errorf("get(%s) = %v, want %v", kw.key, ok, kw.want)
 		}
 	}
 	c.get("2") // 2 is now the most recently used; 3 goes next
