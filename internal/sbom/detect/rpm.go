@@ -17,27 +17,16 @@ import (
 // file by path, so the content is copied to a temporary file, removed on
 // return; nothing else is written.
 func ParseRPMDB(r io.Reader, limit int64) (pkgs []sbom.Package, err error) {
-	f, err := os.CreateTemp("", "rampart-rpmdb-*")
+	path, cleanup, err := tempCopy(r, limit, "rampart-rpmdb-*")
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		_ = f.Close()
-		if rerr := os.Remove(f.Name()); rerr != nil && err == nil {
+		if rerr := cleanup(); rerr != nil && err == nil {
 			err = rerr
 		}
 	}()
-	n, err := io.Copy(f, io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > limit {
-		return nil, fmt.Errorf("rpmdb larger than %d bytes", limit)
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	db, err := openRPMDB(f.Name())
+	db, err := openRPMDB(path)
 	if err != nil {
 		return nil, err
 	}
@@ -131,4 +120,26 @@ func splitSourceRPM(s string) (name, version string, ok bool) {
 
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// tempCopy copies at most limit bytes of r to a new temporary file named by
+// pattern, for readers that need a path; cleanup removes it.
+func tempCopy(r io.Reader, limit int64, pattern string) (path string, cleanup func() error, err error) {
+	f, err := os.CreateTemp("", pattern)
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup = func() error { return os.Remove(f.Name()) }
+	n, err := io.Copy(f, io.LimitReader(r, limit+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > limit {
+		err = fmt.Errorf("rpmdb larger than %d bytes", limit)
+	}
+	if err != nil {
+		_ = cleanup()
+		return "", nil, err
+	}
+	return f.Name(), cleanup, nil
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
 
@@ -19,27 +18,16 @@ import (
 // The database is copied to a temporary file (removed on return) and
 // opened read-only and immutable.
 func ParseRPMSqlite(r io.Reader, limit int64) (pkgs []sbom.Package, err error) {
-	f, err := os.CreateTemp("", "rampart-rpmdb-*.sqlite")
+	path, cleanup, err := tempCopy(r, limit, "rampart-rpmdb-*.sqlite")
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
-		_ = f.Close()
-		if rerr := os.Remove(f.Name()); rerr != nil && err == nil {
+		if rerr := cleanup(); rerr != nil && err == nil {
 			err = rerr
 		}
 	}()
-	n, err := io.Copy(f, io.LimitReader(r, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if n > limit {
-		return nil, fmt.Errorf("rpmdb larger than %d bytes", limit)
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
-	}
-	u := url.URL{Scheme: "file", Path: f.Name(), RawQuery: "mode=ro&immutable=1"}
+	u := url.URL{Scheme: "file", Path: path, RawQuery: "mode=ro&immutable=1"}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
 		return nil, fmt.Errorf("rpmdb.sqlite: %s", oneLine(err))
