@@ -75,26 +75,14 @@ type reportOptions struct {
 // input errors, ExitFindings when a finding failed at or above o.FailOn, nil
 // otherwise. scan, node and probe share it.
 func writeReport(streams IO, res *report.Result, w report.Writer, o reportOptions) error {
-	out := streams.Out
-	var file *os.File
-	if o.Output != "" {
-		var err error
-		file, err = os.Create(o.Output)
-		if err != nil {
-			return usageError("--output: %v", err)
-		}
-		out = file
+	bw, finish, err := openOutput(streams, o.Output)
+	if err != nil {
+		return err
 	}
-	bw := bufio.NewWriterSize(out, 64<<10)
 	color := !o.NoColor && o.Output == "" && isTerminal(streams.Out) && os.Getenv("NO_COLOR") == ""
 	werr := w.Write(bw, res, report.Options{Color: color, Width: termWidth(streams.Out)})
-	if ferr := bw.Flush(); werr == nil {
+	if ferr := finish(); werr == nil {
 		werr = ferr
-	}
-	if file != nil {
-		if cerr := file.Close(); werr == nil {
-			werr = cerr
-		}
 	}
 	if werr != nil {
 		return &ExitError{Code: ExitUsage, Message: fmt.Sprintf("writing report: %v", werr)}
@@ -114,4 +102,28 @@ func writeReport(streams IO, res *report.Result, w report.Writer, o reportOption
 		}
 	}
 	return nil
+}
+
+// openOutput returns a buffered writer to the file path (created), or to
+// standard output when path is empty; finish flushes it and closes the
+// file, returning the first error.
+func openOutput(streams IO, path string) (w *bufio.Writer, finish func() error, err error) {
+	out := streams.Out
+	var file *os.File
+	if path != "" {
+		if file, err = os.Create(path); err != nil {
+			return nil, nil, usageError("--output: %v", err)
+		}
+		out = file
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	return bw, func() error {
+		err := bw.Flush()
+		if file != nil {
+			if cerr := file.Close(); err == nil {
+				err = cerr
+			}
+		}
+		return err
+	}, nil
 }

@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -101,16 +99,10 @@ func contains(list []string, s string) bool {
 }
 
 func runImage(ctx context.Context, o *imageOptions, refs []string, streams IO) error {
-	out := streams.Out
-	var file *os.File
-	if o.Output != "" {
-		var err error
-		if file, err = os.Create(o.Output); err != nil {
-			return usageError("--output: %v", err)
-		}
-		out = file
+	bw, finish, err := openOutput(streams, o.Output)
+	if err != nil {
+		return err
 	}
-	bw := bufio.NewWriterSize(out, 64<<10)
 	failed := 0
 	var werr error
 	for _, ref := range refs {
@@ -124,13 +116,8 @@ func runImage(ctx context.Context, o *imageOptions, refs []string, streams IO) e
 			break
 		}
 	}
-	if ferr := bw.Flush(); werr == nil {
+	if ferr := finish(); werr == nil {
 		werr = ferr
-	}
-	if file != nil {
-		if cerr := file.Close(); werr == nil {
-			werr = cerr
-		}
 	}
 	if werr != nil {
 		return &ExitError{Code: ExitUsage, Message: fmt.Sprintf("writing SBOM: %v", werr)}
