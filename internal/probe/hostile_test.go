@@ -34,6 +34,10 @@ func rawServer(t *testing.T, serve func(net.Conn)) string {
 
 func TestHostilePeers(t *testing.T) {
 	drip := func(c net.Conn) {
+		// Read the request first: an answer sent before it races with the
+		// client's write ("unsolicited response on idle channel").
+		buf := make([]byte, 4096)
+		_, _ = c.Read(buf)
 		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"))
 		for range 100 {
 			time.Sleep(200 * time.Millisecond)
@@ -43,6 +47,8 @@ func TestHostilePeers(t *testing.T) {
 		}
 	}
 	slowHeaders := func(c net.Conn) {
+		buf := make([]byte, 4096)
+		_, _ = c.Read(buf)
 		for range 100 {
 			time.Sleep(200 * time.Millisecond)
 			if _, err := c.Write([]byte("X")); err != nil {
