@@ -1,6 +1,9 @@
 package k8s
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+)
 
 // Map returns m[key] as a map, or nil.
 func Map(m map[string]any, key string) map[string]any {
@@ -99,4 +102,16 @@ func Strings(m map[string]any, key string) []string {
 		}
 	}
 	return out
+}
+
+// NameSet returns the set of the names in items, trimmed, blanks left out
+// (namespace, user and group lists from flags and configuration).
+func NameSet(items []string) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range items {
+		if s = strings.TrimSpace(s); s != "" {
+			m[s] = true
+		}
+	}
+	return m
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/control"
 	"github.com/rampart-dev/rampart/internal/control/framework"
+	"github.com/rampart-dev/rampart/internal/k8s"
 )
 
 // Namespace labels that set a namespace's modes. Each takes a severity
@@ -134,9 +135,9 @@ const (
 // always exempt.
 func NewPolicy(cfg config.Webhook, ownNamespace string, fws *framework.Set) (*Policy, error) {
 	p := &Policy{
-		ExemptNamespaces: setOf(append([]string{"kube-system", ownNamespace}, cfg.ExemptNamespaces...)),
-		ExemptUsers:      setOf(cfg.ExemptUsers),
-		ExemptGroups:     setOf(cfg.ExemptGroups),
+		ExemptNamespaces: k8s.NameSet(append([]string{"kube-system", ownNamespace}, cfg.ExemptNamespaces...)),
+		ExemptUsers:      k8s.NameSet(cfg.ExemptUsers),
+		ExemptGroups:     k8s.NameSet(cfg.ExemptGroups),
 		Enforced:         map[string]bool{},
 		fws:              fws,
 		selectors:        map[string]Selector{},
@@ -223,14 +224,4 @@ func (p *Policy) ModesFor(labels map[string]string) (Modes, error) {
 		return m, fmt.Errorf("namespace labels: %s", strings.Join(errs, "; "))
 	}
 	return m, nil
-}
-
-func setOf(items []string) map[string]bool {
-	m := map[string]bool{}
-	for _, s := range items {
-		if s = strings.TrimSpace(s); s != "" {
-			m[s] = true
-		}
-	}
-	return m
 }

@@ -252,8 +252,8 @@ func (c *Client) Load(ctx context.Context, opts Options, emit func(*k8s.Object),
 	}()
 
 	f := &filter{
-		include: setOf(opts.Namespaces),
-		exclude: setOf(opts.ExcludeNamespaces),
+		include: k8s.NameSet(opts.Namespaces),
+		exclude: k8s.NameSet(opts.ExcludeNamespaces),
 		listed:  map[string]bool{},
 	}
 	tasksOf := func(r Resource, v string) []task {
@@ -422,54 +422,69 @@ func controllerUID(md map[string]any) string {
 // emitted from a server that failed the probe or discovery, or of a kind
 // discovery does not list (errNotServed).
 func (c *Client) list(ctx context.Context, t task, pageSize int64, f *filter, g *gate, emit func(*k8s.Object)) error {
-	gvr := schema.GroupVersionResource{Group: t.res.Group, Version: t.version, Resource: t.res.Resource}
-	apiVersion := gv(t.res.Group, t.version)
+	page := c.pager(t)
 	lo := metav1.ListOptions{Limit: pageSize}
 	for {
-		var next string
-		if t.res.MetadataOnly {
-			var ri metadata.ResourceInterface = c.Metadata.Resource(gvr)
-			if t.namespace != "" {
-				ri = c.Metadata.Resource(gvr).Namespace(t.namespace)
-			}
-			l, err := ri.List(ctx, lo)
-			if !g.serves(t.res, t.version) {
-				return errNotServed
-			}
-			if err != nil {
-				return err
-			}
-			for i := range l.Items {
-				m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&l.Items[i].ObjectMeta)
-				if err != nil {
-					return err
-				}
-				c.add(map[string]any{"apiVersion": apiVersion, "kind": t.res.Kind, "metadata": m}, f, emit)
-			}
-			next = l.Continue
-		} else {
-			var ri dynamic.ResourceInterface = c.Dynamic.Resource(gvr)
-			if t.namespace != "" {
-				ri = c.Dynamic.Resource(gvr).Namespace(t.namespace)
-			}
-			l, err := ri.List(ctx, lo)
-			if !g.serves(t.res, t.version) {
-				return errNotServed
-			}
-			if err != nil {
-				return err
-			}
-			for i := range l.Items {
-				content := l.Items[i].Object
-				content["apiVersion"], content["kind"] = apiVersion, t.res.Kind
-				c.add(content, f, emit)
-			}
-			next = l.GetContinue()
+		contents, next, err := page(ctx, lo)
+		if !g.serves(t.res, t.version) {
+			return errNotServed
+		}
+		if err != nil {
+			return err
+		}
+		for _, content := range contents {
+			c.add(content, f, emit)
 		}
 		if next == "" {
 			return nil
 		}
 		lo.Continue = next
+	}
+}
+
+// pager returns the function that lists one page of t: full objects
+// through the dynamic client, or metadata only (t.res.MetadataOnly), each
+// as content with its apiVersion and kind set.
+func (c *Client) pager(t task) func(ctx context.Context, lo metav1.ListOptions) ([]map[string]any, string, error) {
+	gvr := schema.GroupVersionResource{Group: t.res.Group, Version: t.version, Resource: t.res.Resource}
+	apiVersion := gv(t.res.Group, t.version)
+	if t.res.MetadataOnly {
+		var ri metadata.ResourceInterface = c.Metadata.Resource(gvr)
+		if t.namespace != "" {
+			ri = c.Metadata.Resource(gvr).Namespace(t.namespace)
+		}
+		return func(ctx context.Context, lo metav1.ListOptions) ([]map[string]any, string, error) {
+			l, err := ri.List(ctx, lo)
+			if err != nil {
+				return nil, "", err
+			}
+			out := make([]map[string]any, 0, len(l.Items))
+			for i := range l.Items {
+				m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&l.Items[i].ObjectMeta)
+				if err != nil {
+					return nil, "", err
+				}
+				out = append(out, map[string]any{"apiVersion": apiVersion, "kind": t.res.Kind, "metadata": m})
+			}
+			return out, l.Continue, nil
+		}
+	}
+	var ri dynamic.ResourceInterface = c.Dynamic.Resource(gvr)
+	if t.namespace != "" {
+		ri = c.Dynamic.Resource(gvr).Namespace(t.namespace)
+	}
+	return func(ctx context.Context, lo metav1.ListOptions) ([]map[string]any, string, error) {
+		l, err := ri.List(ctx, lo)
+		if err != nil {
+			return nil, "", err
+		}
+		out := make([]map[string]any, 0, len(l.Items))
+		for i := range l.Items {
+			content := l.Items[i].Object
+			content["apiVersion"], content["kind"] = apiVersion, t.res.Kind
+			out = append(out, content)
+		}
+		return out, l.GetContinue(), nil
 	}
 }
 
@@ -549,16 +564,6 @@ func gv(group, version string) string {
 		return version
 	}
 	return group + "/" + version
-}
-
-func setOf(items []string) map[string]bool {
-	m := map[string]bool{}
-	for _, s := range items {
-		if s = strings.TrimSpace(s); s != "" {
-			m[s] = true
-		}
-	}
-	return m
 }
 
 // reason renders an API error on one line, with its HTTP status reason.
