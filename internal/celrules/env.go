@@ -13,6 +13,8 @@ import (
 	"github.com/google/cel-go/ext"
 	"github.com/google/cel-go/interpreter"
 	"k8s.io/apiserver/pkg/cel/library"
+
+	"github.com/rampart-dev/rampart/internal/oneline"
 )
 
 // CostLimit is the most a single expression may cost in one evaluation, in
@@ -183,11 +185,11 @@ func compileOne(field, expr string, want *cel.Type) (cel.Program, error) {
 func issuesError(field string, iss *cel.Issues) error {
 	errs := iss.Errors()
 	if len(errs) == 0 {
-		return &CompileError{Field: field, Message: oneLine(iss.Err().Error())}
+		return &CompileError{Field: field, Message: oneline.String(iss.Err().Error())}
 	}
 	msgs := make([]string, 0, len(errs))
 	for _, e := range errs {
-		msgs = append(msgs, oneLine(e.Message))
+		msgs = append(msgs, oneline.String(e.Message))
 	}
 	first := errs[0]
 	ce := &CompileError{Field: field, Message: strings.Join(msgs, "; ")}
@@ -196,8 +198,6 @@ func issuesError(field string, iss *cel.Issues) error {
 	}
 	return ce
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // Compile compiles variables and validations. Variable names must be
 // unique CEL identifiers; each validation must evaluate to a bool and its
@@ -345,14 +345,14 @@ func (v *compiledValidation) message(act *activation) string {
 	if v.msg != nil {
 		if out, _, err := v.msg.Eval(act); err == nil {
 			if s, ok := out.Value().(string); ok && strings.TrimSpace(s) != "" {
-				return oneLine(s)
+				return oneline.String(s)
 			}
 		}
 	}
 	if v.Message != "" {
 		return v.Message
 	}
-	return "failed expression: " + oneLine(v.Expression)
+	return "failed expression: " + oneline.String(v.Expression)
 }
 
 // ErrCostLimit is wrapped by evaluation errors caused by the cost limit.
@@ -364,7 +364,7 @@ func evalError(i, n int, err error) error {
 	if n > 1 {
 		where = fmt.Sprintf("validations[%d].expression", i)
 	}
-	msg := oneLine(err.Error())
+	msg := oneline.String(err.Error())
 	if strings.Contains(msg, "cost limit exceeded") {
 		return fmt.Errorf("%s: %w (%d units): %s", where, ErrCostLimit, CostLimit, msg)
 	}

@@ -11,6 +11,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rampart-dev/rampart/internal/control"
+
+	"github.com/rampart-dev/rampart/internal/oneline"
 )
 
 // Limits on rule files.
@@ -178,7 +180,7 @@ func Parse(name string, data []byte, opts Options) ([]*Rule, error) {
 
 // yamlError flattens a YAML error to one line.
 func yamlError(err error) string {
-	return oneLine(strings.TrimPrefix(err.Error(), "yaml: "))
+	return oneline.String(strings.TrimPrefix(err.Error(), "yaml: "))
 }
 
 // fields maps a mapping node's keys to their value nodes, rejecting

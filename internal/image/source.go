@@ -19,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/rampart-dev/rampart/internal/sbom"
+
+	"github.com/rampart-dev/rampart/internal/oneline"
 )
 
 // Kind is the form of an image reference.
@@ -93,13 +95,13 @@ func Open(ctx context.Context, ref string, o SourceOptions) (*Opened, error) {
 	case KindTarball:
 		img, err := tarball.ImageFromPath(loc, nil)
 		if err != nil {
-			return nil, fmt.Errorf("%s: docker archive: %s", loc, oneLine(err))
+			return nil, fmt.Errorf("%s: docker archive: %s", loc, oneline.Err(err))
 		}
 		op.Image = img
 	case KindLayout:
 		idx, err := layout.ImageIndexFromPath(loc)
 		if err != nil {
-			return nil, fmt.Errorf("%s: OCI layout: %s", loc, oneLine(err))
+			return nil, fmt.Errorf("%s: OCI layout: %s", loc, oneline.Err(err))
 		}
 		img, err := selectImage(idx, want, explicit)
 		if err != nil {
@@ -109,7 +111,7 @@ func Open(ctx context.Context, ref string, o SourceOptions) (*Opened, error) {
 	default:
 		r, err := name.ParseReference(loc)
 		if err != nil {
-			return nil, fmt.Errorf("%q is neither a file, a directory nor an image reference: %s", ref, oneLine(err))
+			return nil, fmt.Errorf("%q is neither a file, a directory nor an image reference: %s", ref, oneline.Err(err))
 		}
 		kc := o.Keychain
 		if kc == nil {
@@ -121,12 +123,12 @@ func Open(ctx context.Context, ref string, o SourceOptions) (*Opened, error) {
 		}
 		desc, err := remote.Get(r, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s", r, oneLine(err))
+			return nil, fmt.Errorf("%s: %s", r, oneline.Err(err))
 		}
 		if desc.MediaType.IsIndex() {
 			idx, err := desc.ImageIndex()
 			if err != nil {
-				return nil, fmt.Errorf("%s: %s", r, oneLine(err))
+				return nil, fmt.Errorf("%s: %s", r, oneline.Err(err))
 			}
 			img, err := selectImage(idx, want, explicit)
 			if err != nil {
@@ -136,14 +138,14 @@ func Open(ctx context.Context, ref string, o SourceOptions) (*Opened, error) {
 		} else {
 			img, err := desc.Image()
 			if err != nil {
-				return nil, fmt.Errorf("%s: %s", r, oneLine(err))
+				return nil, fmt.Errorf("%s: %s", r, oneline.Err(err))
 			}
 			op.Image = img
 		}
 	}
 	cf, err := op.Image.ConfigFile()
 	if err != nil {
-		return nil, fmt.Errorf("%s: image config: %s", ref, oneLine(err))
+		return nil, fmt.Errorf("%s: image config: %s", ref, oneline.Err(err))
 	}
 	op.Info.Platform = platformString(cf.OS, cf.Architecture, cf.Variant)
 	if explicit && !platformMatches(v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}, want) {
@@ -155,7 +157,7 @@ func Open(ctx context.Context, ref string, o SourceOptions) (*Opened, error) {
 		// layer, so it has none.
 		d, err := op.Image.Digest()
 		if err != nil {
-			return nil, fmt.Errorf("%s: manifest digest: %s", ref, oneLine(err))
+			return nil, fmt.Errorf("%s: manifest digest: %s", ref, oneline.Err(err))
 		}
 		op.Info.Digest = d.String()
 	}
@@ -227,14 +229,14 @@ func collect(idx v1.ImageIndex, out *[]candidate, depth int) error {
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return fmt.Errorf("index manifest: %s", oneLine(err))
+		return fmt.Errorf("index manifest: %s", oneline.Err(err))
 	}
 	for _, d := range im.Manifests {
 		switch {
 		case d.MediaType.IsIndex():
 			child, err := idx.ImageIndex(d.Digest)
 			if err != nil {
-				return fmt.Errorf("index %s: %s", d.Digest, oneLine(err))
+				return fmt.Errorf("index %s: %s", d.Digest, oneline.Err(err))
 			}
 			if err := collect(child, out, depth+1); err != nil {
 				return err

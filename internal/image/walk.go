@@ -13,6 +13,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/rampart-dev/rampart/internal/oneline"
 	"github.com/rampart-dev/rampart/internal/sbom"
 )
 
@@ -298,7 +299,7 @@ func Squash(ctx context.Context, img v1.Image, a Analyzer, lim Limits) (*FS, err
 			return nil, err
 		}
 		if err := w.layer(ctx, i+1, ids[i], l); err != nil {
-			return nil, fmt.Errorf("layer %d (%s): %s", i+1, ids[i], oneLine(err))
+			return nil, fmt.Errorf("layer %d (%s): %s", i+1, ids[i], oneline.Err(err))
 		}
 	}
 	return w.fs, nil
@@ -332,10 +333,6 @@ func layerIDs(img v1.Image, layers []v1.Layer, diffIDs bool) ([]string, error) {
 		ids[i] = d.String()
 	}
 	return ids, nil
-}
-
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 type walker struct {
@@ -481,7 +478,7 @@ func (w *walker) file(ctx context.Context, idx int, id string, dir []string, bas
 		if errors.Is(err, errTooManyBytes) {
 			return err
 		}
-		w.warn("%s: %s skipped: %s", id, name, oneLine(err))
+		w.warn("%s: %s skipped: %s", id, name, oneline.Err(err))
 		return nil
 	}
 	if found == nil {

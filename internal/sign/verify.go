@@ -43,6 +43,8 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/rampart-dev/rampart/internal/oneline"
 )
 
 var timeZero time.Time
@@ -402,7 +404,7 @@ func (v *Verifier) checkReferrer(ctx context.Context, repo name.Repository, h v1
 	}
 	var b bundle.Bundle
 	if err := b.UnmarshalJSON(raw); err != nil {
-		return Invalid, "", "bundle: " + oneLine(err)
+		return Invalid, "", "bundle: " + oneline.Err(err)
 	}
 	env := b.GetDsseEnvelope()
 	if env == nil {
@@ -430,11 +432,11 @@ func (v *Verifier) checkReferrer(ctx context.Context, repo name.Repository, h v1
 func (e *engine) check(pb *protobundle.Bundle, artifact func() verify.ArtifactPolicyOption) (Status, string, string) {
 	b, err := bundle.NewBundle(pb)
 	if err != nil {
-		return Invalid, "", "bundle: " + oneLine(err)
+		return Invalid, "", "bundle: " + oneline.Err(err)
 	}
 	vc, err := b.VerificationContent()
 	if err != nil {
-		return Invalid, "", oneLine(err)
+		return Invalid, "", oneline.Err(err)
 	}
 	leaf := vc.Certificate()
 	if len(e.keys) > 0 {
@@ -464,7 +466,7 @@ func (e *engine) check(pb *protobundle.Bundle, artifact func() verify.ArtifactPo
 		if errors.As(err, &nomatch) {
 			return OtherSigner, signer, "certificate identity " + signer + " is not an accepted identity"
 		}
-		return Invalid, signer, oneLine(err)
+		return Invalid, signer, oneline.Err(err)
 	}
 	if res.Signature != nil && res.Signature.Certificate != nil {
 		c := res.Signature.Certificate
@@ -485,7 +487,7 @@ func certSigner(c *x509.Certificate) string {
 // with newlines, in their errors).
 type flatError struct{ err error }
 
-func (e *flatError) Error() string { return oneLine(e.err) }
+func (e *flatError) Error() string { return oneline.Err(e.err) }
 func (e *flatError) Unwrap() error { return e.err }
 
 func flat(err error) error {
@@ -493,8 +495,4 @@ func flat(err error) error {
 		return nil
 	}
 	return &flatError{err}
-}
-
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
 }

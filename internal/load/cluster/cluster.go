@@ -66,6 +66,7 @@ import (
 
 	"github.com/rampart-dev/rampart/internal/k8s"
 	"github.com/rampart-dev/rampart/internal/load"
+	"github.com/rampart-dev/rampart/internal/oneline"
 )
 
 // Resource is one kind a cluster scan lists.
@@ -199,7 +200,7 @@ type UnreachableError struct {
 
 // Error renders the error on one line.
 func (e *UnreachableError) Error() string {
-	return fmt.Sprintf("cannot reach the Kubernetes API server at %s: %s", e.Server, oneLine(e.Err.Error()))
+	return fmt.Sprintf("cannot reach the Kubernetes API server at %s: %s", e.Server, oneline.String(e.Err.Error()))
 }
 
 // Unwrap returns the cause.
@@ -575,11 +576,7 @@ func reason(err error) string {
 		if r == "" {
 			r = http.StatusText(int(st.Code))
 		}
-		return strings.ToLower(r) + ": " + oneLine(st.Message)
+		return strings.ToLower(r) + ": " + oneline.String(st.Message)
 	}
-	return oneLine(err.Error())
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return oneline.String(err.Error())
 }

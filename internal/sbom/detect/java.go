@@ -12,6 +12,8 @@ import (
 	"github.com/package-url/packageurl-go"
 
 	"github.com/rampart-dev/rampart/internal/sbom"
+
+	"github.com/rampart-dev/rampart/internal/oneline"
 )
 
 // Java archive limits: nested archives are read in memory, up to
@@ -46,7 +48,7 @@ func ParseJavaArchive(data []byte, name string) ([]sbom.Package, error) {
 func parseJar(data []byte, name string, depth int, budget *int64) ([]sbom.Package, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s", name, oneLine(err))
+		return nil, fmt.Errorf("%s: %s", name, oneline.Err(err))
 	}
 	var out, nested []sbom.Package
 	var manifest map[string]string

@@ -9,6 +9,8 @@ import (
 	"github.com/package-url/packageurl-go"
 
 	"github.com/rampart-dev/rampart/internal/sbom"
+
+	"github.com/rampart-dev/rampart/internal/oneline"
 )
 
 func npmPackage(name, version string, licenses []string) (sbom.Package, bool) {
@@ -51,7 +53,7 @@ type npmLockV1Depend struct {
 func ParsePackageLock(data []byte) ([]sbom.Package, error) {
 	var l npmLock
 	if err := json.Unmarshal(data, &l); err != nil {
-		return nil, fmt.Errorf("package-lock.json: %s", oneLine(err))
+		return nil, fmt.Errorf("package-lock.json: %s", oneline.Err(err))
 	}
 	var out []sbom.Package
 	if len(l.Packages) > 0 {
@@ -107,7 +109,7 @@ func ParsePackageJSON(data []byte) (*sbom.Package, error) {
 		Licenses json.RawMessage `json:"licenses"`
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("package.json: %s", oneLine(err))
+		return nil, fmt.Errorf("package.json: %s", oneline.Err(err))
 	}
 	lic := npmLicenses(m.License)
 	if len(lic) == 0 {

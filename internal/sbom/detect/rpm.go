@@ -10,6 +10,7 @@ import (
 	rpmdb "github.com/knqyf263/go-rpmdb/pkg"
 	"github.com/package-url/packageurl-go"
 
+	"github.com/rampart-dev/rampart/internal/oneline"
 	"github.com/rampart-dev/rampart/internal/sbom"
 )
 
@@ -97,7 +98,7 @@ func openRPMDB(path string) (db *rpmdb.RpmDB, err error) {
 	}()
 	db, err = rpmdb.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("rpmdb: %s", oneLine(err))
+		return nil, fmt.Errorf("rpmdb: %s", oneline.Err(err))
 	}
 	return db, nil
 }
@@ -116,10 +117,6 @@ func splitSourceRPM(s string) (name, version string, ok bool) {
 		return "", "", false
 	}
 	return s[:j], s[j+1:], true
-}
-
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // tempCopy copies at most limit bytes of r to a new temporary file named by

@@ -11,6 +11,8 @@ import (
 	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
 
 	"github.com/rampart-dev/rampart/internal/sbom"
+
+	"github.com/rampart-dev/rampart/internal/oneline"
 )
 
 // ParseRPMSqlite reads an rpmdb.sqlite (RHEL, AlmaLinux and Rocky 9,
@@ -30,18 +32,18 @@ func ParseRPMSqlite(r io.Reader, limit int64) (pkgs []sbom.Package, err error) {
 	u := url.URL{Scheme: "file", Path: path, RawQuery: "mode=ro&immutable=1"}
 	db, err := sql.Open("sqlite", u.String())
 	if err != nil {
-		return nil, fmt.Errorf("rpmdb.sqlite: %s", oneLine(err))
+		return nil, fmt.Errorf("rpmdb.sqlite: %s", oneline.Err(err))
 	}
 	defer func() { _ = db.Close() }()
 	rows, err := db.Query("SELECT blob FROM Packages")
 	if err != nil {
-		return nil, fmt.Errorf("rpmdb.sqlite: %s", oneLine(err))
+		return nil, fmt.Errorf("rpmdb.sqlite: %s", oneline.Err(err))
 	}
 	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var blob []byte
 		if err := rows.Scan(&blob); err != nil {
-			return nil, fmt.Errorf("rpmdb.sqlite: %s", oneLine(err))
+			return nil, fmt.Errorf("rpmdb.sqlite: %s", oneline.Err(err))
 		}
 		h, err := parseRPMHeader(blob)
 		if err != nil {
@@ -52,7 +54,7 @@ func ParseRPMSqlite(r io.Reader, limit int64) (pkgs []sbom.Package, err error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("rpmdb.sqlite: %s", oneLine(err))
+		return nil, fmt.Errorf("rpmdb.sqlite: %s", oneline.Err(err))
 	}
 	return pkgs, nil
 }
