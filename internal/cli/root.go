@@ -73,6 +73,8 @@ func NewRoot(streams IO) *cobra.Command {
 		NewCmdVAP(streams),
 		NewCmdImage(streams),
 		NewCmdDB(streams),
+		NewCmdAudit(streams),
+		NewCmdSensor(streams),
 	)
 	return root
 }
