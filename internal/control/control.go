@@ -76,6 +76,35 @@ type CrossContext struct {
 	Evaluated []*k8s.Entry
 	// Violations maps entry IDs to their violations.
 	Violations map[int][]Violation
+	// Images tells what is known of the images the workloads run; nil
+	// unless the scan analysed them (rampart scan --cluster --images).
+	Images ImageIndex
+}
+
+// ImageIndex gives the vulnerability summary of the images a scan's
+// workloads run. It is safe for concurrent use.
+type ImageIndex interface {
+	// Image returns the summary of image (a container's image field) as
+	// run in namespace, or nil when it was not analysed.
+	Image(namespace, image string) *ImageVulns
+}
+
+// ImageVulns summarises the vulnerabilities of one container image.
+type ImageVulns struct {
+	// Digests are the image digests the reference ran as (one unless a
+	// tag moved while pods kept running the old digest).
+	Digests []string
+	// Critical and High are the vulnerabilities of those severities.
+	Critical, High VulnCount
+}
+
+// VulnCount counts an image's vulnerabilities of one severity.
+type VulnCount struct {
+	// N is how many there are.
+	N int
+	// Worst lists the worst of them, highest score first, as "ID (CVE) in
+	// package version, fixed in version".
+	Worst []string
 }
 
 // Evaluate marks e as evaluated: it passes unless a violation is reported.

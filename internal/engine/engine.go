@@ -28,6 +28,7 @@ type Engine struct {
 	// metadata only.
 	anyMetadataOnly bool
 	settings        *control.Settings
+	images          control.ImageIndex
 	exceptions      []Exception
 	// configExc are the shared, immutable report forms of exceptions.
 	configExc  []report.Exception
@@ -42,6 +43,11 @@ type Option func(*Engine)
 
 // WithSettings sets the check settings.
 func WithSettings(s *control.Settings) Option { return func(e *Engine) { e.settings = s } }
+
+// WithImages gives cross-object controls what is known of the images the
+// workloads run (control.CrossContext.Images). The index is read only when
+// a session finishes, so it may be filled while objects are added.
+func WithImages(x control.ImageIndex) Option { return func(e *Engine) { e.images = x } }
 
 // WithExceptions sets the configured exceptions.
 func WithExceptions(x []Exception) Option { return func(e *Engine) { e.exceptions = x } }
@@ -467,7 +473,7 @@ func (s *Session) Finish() *report.Result {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for n, i := range s.e.cross {
-		ccs[n] = &control.CrossContext{Inv: s.inv, Settings: s.e.settings}
+		ccs[n] = &control.CrossContext{Inv: s.inv, Settings: s.e.settings, Images: s.e.images}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

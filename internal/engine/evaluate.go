@@ -86,7 +86,7 @@ func (e *Engine) EvaluateWith(obj *k8s.Object, related []*k8s.Object) []Verdict 
 	ignores := annotationIgnores(target.Annotations)
 	for _, i := range e.cross {
 		c := e.controls[i]
-		cc := &control.CrossContext{Inv: inv, Settings: e.settings}
+		cc := &control.CrossContext{Inv: inv, Settings: e.settings, Images: e.images}
 		if err := safeCross(c, cc); err != nil {
 			out = append(out, Verdict{Control: c, Violation: control.Violation{Message: err.Error()}, Severity: c.Severity, Status: control.StatusError})
 			continue

@@ -77,6 +77,9 @@ type PodFacts struct {
 	ServiceAccount string
 	// Images lists every container's image.
 	Images []string
+	// ContainerPaths are the field paths of the containers of Images, in
+	// the same order.
+	ContainerPaths []string
 	// Path is the pod spec's field path.
 	Path string
 	// MetaPath is the pod metadata's field path.
@@ -84,6 +87,15 @@ type PodFacts struct {
 	// Ports are the containers' declared ports (containerPort, name and
 	// protocol), which NetworkPolicy named ports resolve against.
 	Ports []Port
+}
+
+// ContainerPath returns the field path of the container of Images[i], or
+// the pod spec's path when it is not known.
+func (p *PodFacts) ContainerPath(i int) string {
+	if i < len(p.ContainerPaths) {
+		return p.ContainerPaths[i]
+	}
+	return p.Path
 }
 
 // Port is one declared container port.
@@ -225,6 +237,7 @@ func EntryFor(obj *Object) *Entry {
 		}
 		for _, c := range ps.Containers() {
 			pf.Images = append(pf.Images, Str(c.Spec, "image"))
+			pf.ContainerPaths = append(pf.ContainerPaths, c.Path)
 			pf.Ports = appendPorts(pf.Ports, c.Spec)
 		}
 		e.Pod = pf

@@ -139,6 +139,11 @@ type Options struct {
 	// Parallelism is the number of concurrent LISTs; 0 means
 	// DefaultParallelism.
 	Parallelism int
+	// Observe, when set, sees every selected object as it is listed,
+	// before owner deduplication (so it also sees the Pods that are
+	// reported on their controller), from several goroutines at once. It
+	// must not keep or change the object.
+	Observe func(*k8s.Object)
 }
 
 // Client lists a cluster's objects.
@@ -256,6 +261,7 @@ func (c *Client) Load(ctx context.Context, opts Options, emit func(*k8s.Object),
 		include: k8s.NameSet(opts.Namespaces),
 		exclude: k8s.NameSet(opts.ExcludeNamespaces),
 		listed:  map[string]bool{},
+		observe: opts.Observe,
 	}
 	tasksOf := func(r Resource, v string) []task {
 		if r.Namespaced && len(opts.Namespaces) > 0 {
@@ -364,6 +370,7 @@ type filter struct {
 	mu               sync.Mutex
 	listed           map[string]bool // UIDs of listed pod-bearing objects
 	held             []heldObject
+	observe          func(*k8s.Object) // Options.Observe
 }
 
 type heldObject struct {
@@ -382,6 +389,9 @@ func (f *filter) keep(ns string) bool {
 
 // add emits obj now, or holds it when a controller owns it.
 func (f *filter) add(obj *k8s.Object, emit func(*k8s.Object)) {
+	if f.observe != nil {
+		f.observe(obj)
+	}
 	kind := obj.Kind()
 	if !workloadKinds[kind] {
 		emit(obj)

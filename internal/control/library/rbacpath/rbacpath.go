@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/control/library/supplychain"
 	"github.com/rampart-dev/rampart/internal/k8s"
 	"github.com/rampart-dev/rampart/internal/rbac"
 )
@@ -118,6 +119,10 @@ func privilegedServiceAccount(cc *control.CrossContext) {
 			v.Message += "; the workload is exposed outside the cluster by " + how + ", so one compromised container is a compromised cluster"
 			v.Severity = control.SeverityCritical
 		}
+		if img := criticalImage(cc.Images, w); img != "" {
+			v.Message += "; it runs a critical-vulnerability image: " + img + ", a known way into the container that holds the token"
+			v.Severity = control.SeverityCritical
+		}
 		cc.Fail(w, v)
 	}
 }
@@ -192,6 +197,20 @@ func exposedBy(services []*service, labels map[string]string) string {
 			return "Service " + s.name + " (" + s.external + ")"
 		case s.ingress != "":
 			return "Ingress " + s.ingress + " (via Service " + s.name + ")"
+		}
+	}
+	return ""
+}
+
+// criticalImage describes the first image of w with critical
+// vulnerabilities, or "" (also when images were not analysed).
+func criticalImage(images control.ImageIndex, w *k8s.Entry) string {
+	if images == nil {
+		return ""
+	}
+	for _, img := range w.Pod.Images {
+		if iv := images.Image(w.Ref.Namespace, img); iv != nil && iv.Critical.N > 0 {
+			return supplychain.ImageMessage(img, iv.Digests, iv.Critical, "critical")
 		}
 	}
 	return ""
