@@ -1,0 +1,228 @@
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/rampart-dev/rampart/internal/oneline"
+	"github.com/rampart-dev/rampart/internal/sensor/bpf"
+)
+
+// TracefsDir is where the syscall tracepoints are looked up.
+const TracefsDir = "/sys/kernel/tracing"
+
+// ErrClosed is returned by Read after Close.
+var ErrClosed = errors.New("sensor: closed")
+
+// probe is one attachment of a program.
+type probe struct {
+	name     string // what it observes, for messages
+	prog     func(*bpf.SensorObjects) *ebpf.Program
+	attach   func(*ebpf.Program) (link.Link, error)
+	optional bool // absent on some kernels (module loads without CONFIG_MODULES)
+}
+
+func tracepoint(name string) func(*ebpf.Program) (link.Link, error) {
+	return func(p *ebpf.Program) (link.Link, error) { return link.Tracepoint("syscalls", name, p, nil) }
+}
+
+func tracing(p *ebpf.Program) (link.Link, error) {
+	return link.AttachTracing(link.TracingOptions{Program: p})
+}
+
+var probes = []probe{
+	{name: "exec (tp_btf/sched_process_exec)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnExec }, attach: tracing},
+	{name: "openat (syscalls/sys_enter_openat)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnOpenat }, attach: tracepoint("sys_enter_openat")},
+	{name: "openat2 (syscalls/sys_enter_openat2)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnOpenat2 }, attach: tracepoint("sys_enter_openat2"), optional: true},
+	{name: "open (syscalls/sys_enter_open)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnOpen }, attach: tracepoint("sys_enter_open"), optional: true},
+	{name: "creat (syscalls/sys_enter_creat)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnCreat }, attach: tracepoint("sys_enter_creat"), optional: true},
+	{name: "connect (syscalls/sys_enter_connect)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnConnect }, attach: tracepoint("sys_enter_connect")},
+	{name: "ptrace (syscalls/sys_enter_ptrace)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnPtrace }, attach: tracepoint("sys_enter_ptrace")},
+	{name: "setuid (syscalls/sys_enter_setuid)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnSetuid }, attach: tracepoint("sys_enter_setuid")},
+	{name: "setreuid (syscalls/sys_enter_setreuid)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnSetreuid }, attach: tracepoint("sys_enter_setreuid")},
+	{name: "setresuid (syscalls/sys_enter_setresuid)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnSetresuid }, attach: tracepoint("sys_enter_setresuid")},
+	{name: "init_module (syscalls/sys_enter_init_module)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnInitModule }, attach: tracepoint("sys_enter_init_module"), optional: true},
+	{name: "finit_module (syscalls/sys_enter_finit_module)", prog: func(o *bpf.SensorObjects) *ebpf.Program { return o.OnFinitModule }, attach: tracepoint("sys_enter_finit_module"), optional: true},
+}
+
+// Sensor is the loaded and attached set of eBPF programs and the reader of
+// their ring buffer. Read is meant for one goroutine; Stats, Lost and Close
+// are safe from any.
+type Sensor struct {
+	objs        bpf.SensorObjects
+	links       []link.Link
+	reader      *ringbuf.Reader
+	unsupported []string
+
+	rec       ringbuf.Record
+	byKind    [KindModule + 1]atomic.Uint64
+	malformed atomic.Uint64
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open loads the programs (CO-RE against /sys/kernel/btf/vmlinux), attaches
+// them and opens the ring buffer. It removes the memlock rlimit and mounts
+// tracefs when it is not mounted. Probes whose hook this kernel lacks and
+// that are optional (module loads) are listed by Unsupported; any other
+// failure is an error naming the probe.
+func Open() (*Sensor, error) {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("removing the memlock rlimit (needs CAP_SYS_RESOURCE): %s", oneline.Err(err))
+	}
+	if err := EnsureTracefs(); err != nil {
+		return nil, err
+	}
+	spec, err := bpf.LoadSensor()
+	if err != nil {
+		return nil, fmt.Errorf("reading the embedded eBPF object: %w", err)
+	}
+	if err := spec.Variables[bpf.SensorVarSelfTgid].Set(uint32(os.Getpid())); err != nil {
+		return nil, fmt.Errorf("setting self_tgid: %w", err)
+	}
+	s := &Sensor{}
+	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
+		var verr *ebpf.VerifierError
+		if errors.As(err, &verr) {
+			return nil, fmt.Errorf("loading eBPF programs: verifier: %s", oneline.String(strings.Join(tail(verr.Log, 5), " ")))
+		}
+		return nil, fmt.Errorf("loading eBPF programs (needs CAP_BPF and CAP_PERFMON, and kernel BTF): %s", oneline.Err(err))
+	}
+	for _, p := range probes {
+		l, err := p.attach(p.prog(&s.objs))
+		if err != nil {
+			if p.optional && errors.Is(err, os.ErrNotExist) {
+				s.unsupported = append(s.unsupported, p.name)
+				continue
+			}
+			_ = s.Close()
+			return nil, fmt.Errorf("attaching %s: %s", p.name, oneline.Err(err))
+		}
+		s.links = append(s.links, l)
+	}
+	if s.reader, err = ringbuf.NewReader(s.objs.Events); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("opening the ring buffer: %s", oneline.Err(err))
+	}
+	return s, nil
+}
+
+func tail(lines []string, n int) []string {
+	if len(lines) > n {
+		return lines[len(lines)-n:]
+	}
+	return lines
+}
+
+// EnsureTracefs mounts tracefs on TracefsDir when it is not mounted (the
+// syscall tracepoints are looked up there).
+func EnsureTracefs() error {
+	if _, err := os.Stat(TracefsDir + "/events"); err == nil {
+		return nil
+	}
+	if err := unix.Mount("tracefs", TracefsDir, "tracefs", 0, ""); err != nil {
+		return fmt.Errorf("tracefs is not mounted on %s and mounting it failed (%v): run mount -t tracefs tracefs %s", TracefsDir, err, TracefsDir)
+	}
+	return nil
+}
+
+// Unsupported names the optional probes this kernel has no hook for.
+func (s *Sensor) Unsupported() []string { return s.unsupported }
+
+// Read blocks for the next event. It returns ErrClosed after Close. A
+// malformed record is counted and skipped.
+func (s *Sensor) Read() (Event, error) {
+	for {
+		if err := s.reader.ReadInto(&s.rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				return Event{}, ErrClosed
+			}
+			return Event{}, fmt.Errorf("reading the ring buffer: %w", err)
+		}
+		e, err := Decode(s.rec.RawSample)
+		if err != nil {
+			s.malformed.Add(1)
+			continue
+		}
+		s.byKind[e.Kind].Add(1)
+		return e, nil
+	}
+}
+
+// Run calls fn for every event until ctx is done or the sensor is closed;
+// it closes the sensor when ctx is done.
+func (s *Sensor) Run(ctx context.Context, fn func(Event)) error {
+	stop := context.AfterFunc(ctx, func() { _ = s.Close() })
+	defer stop()
+	for {
+		e, err := s.Read()
+		if errors.Is(err, ErrClosed) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		fn(e)
+	}
+}
+
+// Stats are the sensor's counters since Open.
+type Stats struct {
+	// Events counts the events read, by kind.
+	Events map[Kind]uint64
+	// Lost counts the events the kernel could not queue (ring buffer full).
+	Lost uint64
+	// Malformed counts records that did not decode.
+	Malformed uint64
+}
+
+// Stats returns the counters. Lost is read from the kernel's per-CPU map.
+func (s *Sensor) Stats() (Stats, error) {
+	st := Stats{Events: make(map[Kind]uint64, len(Kinds)), Malformed: s.malformed.Load()}
+	for _, k := range Kinds {
+		st.Events[k] = s.byKind[k].Load()
+	}
+	var err error
+	st.Lost, err = s.Lost()
+	return st, err
+}
+
+// Lost sums the per-CPU count of failed ring buffer reservations.
+func (s *Sensor) Lost() (uint64, error) {
+	var perCPU []uint64
+	if err := s.objs.Lost.Lookup(uint32(0), &perCPU); err != nil {
+		return 0, fmt.Errorf("reading lost events: %w", err)
+	}
+	var n uint64
+	for _, v := range perCPU {
+		n += v
+	}
+	return n, nil
+}
+
+// Close detaches the programs and releases the ring buffer and maps.
+func (s *Sensor) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		if s.reader != nil {
+			errs = append(errs, s.reader.Close())
+		}
+		for _, l := range s.links {
+			errs = append(errs, l.Close())
+		}
+		errs = append(errs, s.objs.Close())
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
