@@ -20,8 +20,6 @@ type Metrics struct {
 	// Dropped counts events dropped by source and reason (queue-full,
 	// decode-error, lost...).
 	Dropped *prometheus.CounterVec
-	// EvalErrors counts rule evaluation errors by source and rule.
-	EvalErrors *prometheus.CounterVec
 	// SinkErrors counts failed or dropped deliveries by sink.
 	SinkErrors *prometheus.CounterVec
 	// Queue is the current depth of an event queue, by source.
@@ -45,9 +43,6 @@ func NewMetrics() *Metrics {
 		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rampart_detect_events_dropped_total", Help: "Events dropped before evaluation, by source and reason.",
 		}, []string{"source", "reason"}),
-		EvalErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "rampart_detect_eval_errors_total", Help: "Rule evaluation errors (the event did not match), by source and rule.",
-		}, []string{"source", "rule"}),
 		SinkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rampart_detect_sink_errors_total", Help: "Alerts a sink failed to deliver or dropped, by sink.",
 		}, []string{"sink"}),
@@ -55,7 +50,39 @@ func NewMetrics() *Metrics {
 			Name: "rampart_detect_queue_depth", Help: "Events waiting in the queue, by source.",
 		}, []string{"source"}),
 	}
-	m.Registry.MustRegister(m.Alerts, m.Repeats, m.Events, m.Dropped, m.EvalErrors, m.SinkErrors, m.Queue,
+	m.Registry.MustRegister(m.Alerts, m.Repeats, m.Events, m.Dropped, m.SinkErrors, m.Queue,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// AddRuleSet exports the rule set's per-rule counters (evaluations past the
+// prefilter, matches, evaluation errors) as
+// rampart_detect_rule_{evaluations,matches,errors}_total{source,rule}.
+func (m *Metrics) AddRuleSet(rs *RuleSet) error {
+	return m.Registry.Register(ruleCollector{rs: rs})
+}
+
+var (
+	ruleEvals   = prometheus.NewDesc("rampart_detect_rule_evaluations_total", "Rule conditions evaluated (events past the rule's prefilter), by source and rule.", []string{"source", "rule"}, nil)
+	ruleMatches = prometheus.NewDesc("rampart_detect_rule_matches_total", "Events a rule matched (before dedupe), by source and rule.", []string{"source", "rule"}, nil)
+	ruleErrors  = prometheus.NewDesc("rampart_detect_rule_errors_total", "Rule evaluation errors (the event did not match), by source and rule.", []string{"source", "rule"}, nil)
+)
+
+type ruleCollector struct{ rs *RuleSet }
+
+// Describe implements prometheus.Collector.
+func (c ruleCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- ruleEvals
+	ch <- ruleMatches
+	ch <- ruleErrors
+}
+
+// Collect implements prometheus.Collector.
+func (c ruleCollector) Collect(ch chan<- prometheus.Metric) {
+	src := c.rs.Source().Name
+	for _, s := range c.rs.Stats() {
+		ch <- prometheus.MustNewConstMetric(ruleEvals, prometheus.CounterValue, float64(s.Evaluations), src, s.Rule)
+		ch <- prometheus.MustNewConstMetric(ruleMatches, prometheus.CounterValue, float64(s.Matches), src, s.Rule)
+		ch <- prometheus.MustNewConstMetric(ruleErrors, prometheus.CounterValue, float64(s.Errors), src, s.Rule)
+	}
 }
