@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -49,6 +50,16 @@ func helper(action string) int {
 		}
 	case "setuid":
 		_ = syscall.Setuid(0) // fails (EPERM): the attempt is what is detected
+	case "open":
+		path, count, _ := strings.Cut(arg, ",")
+		n, _ := strconv.Atoi(count)
+		for range n {
+			fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return 1
+			}
+			_ = unix.Close(fd)
+		}
 	case "ptrace":
 		_ = unix.PtraceSeize(0x3ffffff0) // no such process: the attempt is what is detected
 	}
