@@ -2,14 +2,12 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/control"
 	"github.com/rampart-dev/rampart/internal/report"
 	"github.com/rampart-dev/rampart/internal/sbom"
 	"github.com/rampart-dev/rampart/internal/vuln"
-	"github.com/rampart-dev/rampart/internal/vulndb"
 )
 
 // vulnFormats are the --format values of `rampart image --vulns`: the
@@ -53,19 +51,11 @@ func runImageVulns(ctx context.Context, o *imageOptions, refs []string, streams 
 			return usageError("--ignore-file: %v", err)
 		}
 	}
-	path := firstNonEmpty(v.DB, vulndb.DefaultPath())
-	db, err := vulndb.Open(path, false)
+	db, err := openVulnDB(ctx, v.DB, v.MaxAge, streams.Err)
 	if err != nil {
-		return usageError("%v (import OSV records first: rampart db import PATH)", err)
+		return err
 	}
 	defer func() { _ = db.Close() }()
-	if st, err := db.Status(ctx); err == nil && st.Stale(time.Now(), v.MaxAge) {
-		age := "never imported into"
-		if !st.Imported.IsZero() {
-			age = fmt.Sprintf("last imported %s ago", st.Age(time.Now()).Round(time.Hour))
-		}
-		fmt.Fprintf(streams.Err, "rampart: warning: vulnerability database %s is stale (%s); run rampart db update or rampart db import\n", path, age)
-	}
 	var merged *report.Result
 	var errs []report.InputError
 	for _, ref := range refs {

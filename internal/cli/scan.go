@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -13,12 +14,15 @@ import (
 	"github.com/rampart-dev/rampart/internal/celrules"
 	"github.com/rampart-dev/rampart/internal/config"
 	"github.com/rampart-dev/rampart/internal/control"
+	"github.com/rampart-dev/rampart/internal/control/library/supplychain"
 	"github.com/rampart-dev/rampart/internal/engine"
 	"github.com/rampart-dev/rampart/internal/load"
 	"github.com/rampart-dev/rampart/internal/load/cluster"
 	"github.com/rampart-dev/rampart/internal/load/helm"
 	"github.com/rampart-dev/rampart/internal/load/kustomize"
 	"github.com/rampart-dev/rampart/internal/report"
+	"github.com/rampart-dev/rampart/internal/vuln"
+	"github.com/rampart-dev/rampart/internal/vulndb"
 )
 
 // ScanOptions are the flags of `rampart scan`.
@@ -44,6 +48,8 @@ type ScanOptions struct {
 	ExcludeNamespaces []string
 	// Rules are custom rule files in CEL, run alongside the built-in controls.
 	Rules []string
+	// Images analyses the images the cluster runs (scan_images.go).
+	Images imageScanOptions
 }
 
 // NewCmdScan builds `rampart scan`.
@@ -63,6 +69,17 @@ inside a Pod, its service account. Objects managed by a controller are
 reported once, on their top-level workload. A kind that cannot be listed is
 reported as an error and the rest is still scanned.
 
+With --cluster --images, also analyse the images the cluster runs: each
+distinct image digest once (the digest running pods report, else the tag
+resolved in the registry), several at a time, while the objects are listed.
+Their packages are matched against the offline vulnerability database
+(rampart db import) and image-critical-vulnerabilities and
+image-high-vulnerabilities fail on every workload that runs a vulnerable
+image; a ServiceAccount finding of workload-with-privileged-service-account
+becomes critical when the workload runs a critical-vulnerability image.
+Registry credentials come from the docker config and its credential
+helpers, not from the cluster's image pull secrets.
+
 Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 --fail-on, 2 usage error or an input that could not be read or parsed
 (everything readable is still scanned and reported).`,
@@ -70,7 +87,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
   rampart scan -o sarif --output rampart.sarif deploy/
   helm template my-chart | rampart scan -
   rampart scan --framework pss-restricted --fail-on high k8s/
-  rampart scan --cluster --context prod --exclude-namespaces kube-system`,
+  rampart scan --cluster --context prod --exclude-namespaces kube-system
+  rampart scan --cluster --images --db ~/.cache/rampart/vuln.db`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if o.Cluster {
 				if len(args) > 0 {
@@ -78,8 +96,8 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 				}
 				return runScan(cmd.Context(), o, nil, streams)
 			}
-			if o.Kubeconfig != "" || o.Context != "" || len(o.ExcludeNamespaces) > 0 {
-				return usageError("--kubeconfig, --context and --exclude-namespaces need --cluster")
+			if o.Kubeconfig != "" || o.Context != "" || len(o.ExcludeNamespaces) > 0 || o.Images.Enabled {
+				return usageError("--kubeconfig, --context, --exclude-namespaces and --images need --cluster")
 			}
 			if len(args) == 0 {
 				return usageError("scan needs at least one PATH (a file, a directory or - for stdin)")
@@ -106,6 +124,13 @@ Exit codes: 0 nothing at or above --fail-on, 1 findings at or above
 	f.StringVar(&o.Kubeconfig, "kubeconfig", "", "--cluster: kubeconfig file (default $KUBECONFIG, ~/.kube/config, then in-cluster)")
 	f.StringVar(&o.Context, "context", "", "--cluster: kubeconfig context (default the current context)")
 	f.StringSliceVar(&o.ExcludeNamespaces, "exclude-namespaces", nil, "--cluster: do not scan these namespaces (comma-separated)")
+	f.BoolVar(&o.Images.Enabled, "images", false, "--cluster: analyse the images the cluster runs, each digest once, against the offline vulnerability database")
+	f.StringVar(&o.Images.DB, "db", "", "--images: vulnerability database (default "+vulndb.DefaultPath()+")")
+	f.BoolVar(&o.Images.IgnoreUnfixed, "ignore-unfixed", false, "--images: leave out vulnerabilities without a fixed version")
+	f.StringVar(&o.Images.IgnoreFile, "ignore-file", "", "--images: VEX/ignore file (id or alias, package, reason, expires)")
+	f.StringVar(&o.Images.Platform, "platform", "", "--images: platform picked from multi-arch images, os/arch[/variant] (default linux/amd64)")
+	f.IntVar(&o.Images.Parallelism, "image-parallelism", DefaultImageParallelism, "--images: images analysed at once")
+	f.DurationVar(&o.Images.MaxAge, "max-age", 7*24*time.Hour, "--images: warn when the vulnerability database is older than this")
 	f.StringArrayVar(&o.Rules, "rules", nil, "custom rule FILE in CEL, run alongside the built-in controls (repeatable; see docs/cel.md)")
 	return cmd
 }
@@ -149,7 +174,15 @@ func runScan(ctx context.Context, o *ScanOptions, paths []string, streams IO) er
 		include = cfg.Controls
 	}
 	exclude := append(splitList(o.ExcludeControls), cfg.ExcludeControls...)
-	ctls, fws, err := cat.selectControls(fwIDs, include, exclude)
+	var swap []*control.Control
+	if o.Images.Enabled {
+		// The image vulnerability controls, evaluated by rampart image in
+		// other scans, run as cross-object controls over the workloads.
+		if swap, err = supplychain.ClusterControls(); err != nil {
+			return err
+		}
+	}
+	ctls, fws, err := cat.selectControls(fwIDs, include, exclude, swap...)
 	if err != nil {
 		return err
 	}
@@ -162,15 +195,37 @@ func runScan(ctx context.Context, o *ScanOptions, paths []string, streams IO) er
 		return usageError("--max-file-size must be positive")
 	}
 
-	eng := engine.New(ctls,
+	var images *clusterImages
+	if o.Images.Enabled {
+		if o.Images.Parallelism <= 0 {
+			return usageError("--image-parallelism must be positive")
+		}
+		m := vuln.Options{IgnoreUnfixed: o.Images.IgnoreUnfixed}
+		if o.Images.IgnoreFile != "" {
+			if m.Ignores, err = vuln.LoadIgnores(o.Images.IgnoreFile); err != nil {
+				return usageError("--ignore-file: %v", err)
+			}
+		}
+		db, err := openVulnDB(ctx, o.Images.DB, o.Images.MaxAge, streams.Err)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = db.Close() }()
+		images = newClusterImages(ctx, db, o.Images, m)
+	}
+	opts := []engine.Option{
 		engine.WithSettings(&cfg.Settings),
 		engine.WithExceptions(cfg.Exceptions),
 		engine.WithFrameworks(fws),
 		engine.WithVersion(Version),
-	)
+	}
+	if images != nil {
+		opts = append(opts, engine.WithImages(images))
+	}
+	eng := engine.New(ctls, opts...)
 	var res *report.Result
 	if o.Cluster {
-		res, err = scanCluster(ctx, eng, o)
+		res, err = scanCluster(ctx, eng, o, images)
 		if err != nil {
 			return err
 		}
@@ -228,7 +283,9 @@ func renderers(o *ScanOptions) []load.Renderer {
 
 // scanCluster lists the cluster selected by o and evaluates its objects. An
 // unusable kubeconfig or an unreachable server is an exit-2 error.
-func scanCluster(ctx context.Context, eng *engine.Engine, o *ScanOptions) (*report.Result, error) {
+// With images, the images the listed objects run are analysed meanwhile
+// and waited for before the cross-object controls run.
+func scanCluster(ctx context.Context, eng *engine.Engine, o *ScanOptions, images *clusterImages) (*report.Result, error) {
 	cfg, name, err := RESTConfig(o.Kubeconfig, o.Context)
 	if err != nil {
 		return nil, usageError("%v", err)
@@ -248,8 +305,16 @@ func scanCluster(ctx context.Context, eng *engine.Engine, o *ScanOptions) (*repo
 		Namespaces:        splitList([]string{o.Namespace}),
 		ExcludeNamespaces: splitList(o.ExcludeNamespaces),
 	}
+	if images != nil {
+		opts.Observe = images.Observe
+	}
 	if err := client.Load(ctx, opts, s.Add, s.AddError); err != nil {
 		return nil, usageError("%v", err)
+	}
+	if images != nil {
+		for _, e := range images.Finish() {
+			s.AddError(e)
+		}
 	}
 	return s.Finish(), nil
 }

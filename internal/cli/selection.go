@@ -40,8 +40,14 @@ func splitList(vals []string) []string {
 }
 
 // selectControls applies --framework, --controls and --exclude-controls.
-// It returns the controls to run and the frameworks to score.
-func (c *catalogue) selectControls(fwIDs, include, exclude []string) ([]*control.Control, []*framework.Framework, error) {
+// It returns the controls to run and the frameworks to score. swap holds
+// scan forms of External controls (same IDs) that this scan can evaluate;
+// they are selected like any other control.
+func (c *catalogue) selectControls(fwIDs, include, exclude []string, swap ...*control.Control) ([]*control.Control, []*framework.Framework, error) {
+	forms := map[string]*control.Control{}
+	for _, s := range swap {
+		forms[s.ID] = s
+	}
 	var fws []*framework.Framework
 	allowed := map[string]bool{}
 	if len(fwIDs) == 0 {
@@ -74,7 +80,9 @@ func (c *catalogue) selectControls(fwIDs, include, exclude []string) ([]*control
 	var out []*control.Control
 	for _, ctl := range c.reg.All() {
 		if ctl.External != "" {
-			continue // evaluated by an audit command, not by scans
+			if ctl = forms[ctl.ID]; ctl == nil {
+				continue // evaluated by an audit command, not by scans
+			}
 		}
 		if len(fwIDs) > 0 && !allowed[ctl.ID] {
 			continue

@@ -220,7 +220,7 @@ func runWebhookServe(ctx context.Context, o *webhookServeOptions, streams IO) er
 		bg := &webhook.Background{
 			Interval: o.background, Metrics: srv.Metrics(), Log: log,
 			Scan: func(ctx context.Context) (*report.Result, error) {
-				return scanCluster(ctx, eng, &ScanOptions{Cluster: true, Kubeconfig: o.kubeconfig, Context: o.context})
+				return scanCluster(ctx, eng, &ScanOptions{Cluster: true, Kubeconfig: o.kubeconfig, Context: o.context}, nil)
 			},
 		}
 		srv.Handle("/report", bg.ReportHandler(writers))
