@@ -87,3 +87,40 @@ func TestBuildDistroEcosystems(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildDedupesNPM: a package listed by a project's package-lock.json
+// and found again as node_modules/<name>/package.json is one package;
+// another version, another project, or a package the lock does not list
+// stay.
+func TestBuildDedupesNPM(t *testing.T) {
+	lock := `{"name":"app","lockfileVersion":3,"packages":{"":{"name":"app"},` +
+		`"node_modules/lodash":{"version":"4.17.20"},"node_modules/a/node_modules/lodash":{"version":"3.10.1"}}}`
+	pj := func(name, version string) []byte {
+		return []byte(`{"name":"` + name + `","version":"` + version + `"}`)
+	}
+	img := imagetest.Image(t, v1.Platform{OS: "linux", Architecture: "amd64"},
+		imagetest.Layer(t,
+			imagetest.File{Name: "srv/app/package-lock.json", Body: []byte(lock)},
+			imagetest.File{Name: "srv/app/node_modules/lodash/package.json", Body: pj("lodash", "4.17.20")},
+			imagetest.File{Name: "srv/app/node_modules/a/node_modules/lodash/package.json", Body: pj("lodash", "3.10.1")},
+			imagetest.File{Name: "srv/app/node_modules/left-pad/package.json", Body: pj("left-pad", "1.3.0")},
+			imagetest.File{Name: "opt/other/node_modules/lodash/package.json", Body: pj("lodash", "4.17.20")},
+		))
+	fsys, err := image.Squash(context.Background(), img, &Analyzer{}, image.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range Build(fsys, sbom.Image{}).Packages {
+		got = append(got, p.Name+"@"+p.Version+" "+p.Path)
+	}
+	want := []string{
+		"left-pad@1.3.0 srv/app/node_modules/left-pad/package.json",
+		"lodash@3.10.1 srv/app/package-lock.json",
+		"lodash@4.17.20 opt/other/node_modules/lodash/package.json",
+		"lodash@4.17.20 srv/app/package-lock.json",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("packages:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -234,6 +234,7 @@ func Build(fsys *image.FS, img sbom.Image) *sbom.SBOM {
 			s.Packages = append(s.Packages, distroPackage(p, s.Distro))
 		}
 	}
+	s.Packages = dedupeNPM(s.Packages)
 	sort.SliceStable(s.Packages, func(i, j int) bool {
 		a, b := s.Packages[i], s.Packages[j]
 		if a.Ecosystem != b.Ecosystem {
@@ -301,4 +302,51 @@ func distroPackage(p sbom.Package, d *sbom.Distro) sbom.Package {
 	}
 	p.PURL = u.ToString()
 	return p
+}
+
+// npmKey identifies one installed npm package of one project.
+type npmKey struct{ root, name, version string }
+
+// npmRoot is the project directory an npm package was found for: the
+// directory of its package-lock.json, or the directory above the first
+// node_modules of its package.json.
+func npmRoot(path string) string {
+	if i := strings.Index(path, "/node_modules/"); i >= 0 {
+		return path[:i]
+	}
+	if strings.HasPrefix(path, "node_modules/") {
+		return ""
+	}
+	if path == "package-lock.json" {
+		return ""
+	}
+	dir, _, _ := strings.Cut(path, "/package-lock.json")
+	if dir == path {
+		return "\x00" + path // neither form: never equal to another root
+	}
+	return dir
+}
+
+// dedupeNPM drops a package found in node_modules/…/package.json when the
+// project's package-lock.json lists the same name and version: the lock
+// is the record of what npm installed, and one installed package must not
+// be reported (and matched) twice.
+func dedupeNPM(pkgs []sbom.Package) []sbom.Package {
+	locked := map[npmKey]bool{}
+	for _, p := range pkgs {
+		if p.Ecosystem == sbom.Npm && strings.HasSuffix(p.Path, "package-lock.json") {
+			locked[npmKey{npmRoot(p.Path), p.Name, p.Version}] = true
+		}
+	}
+	if len(locked) == 0 {
+		return pkgs
+	}
+	out := pkgs[:0]
+	for _, p := range pkgs {
+		if p.Ecosystem == sbom.Npm && strings.HasSuffix(p.Path, "/package.json") && locked[npmKey{npmRoot(p.Path), p.Name, p.Version}] {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }
