@@ -220,10 +220,10 @@ func (c *collector) add(as []detect.Alert) {
 	}
 }
 
-// wait returns the first alert of rule for pid, waiting up to 10s for it.
+// wait returns the first alert of rule for pid, waiting up to 30s for it (a loaded machine).
 func (c *collector) wait(t *testing.T, rule string, pid int) detect.Alert {
 	t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
+	deadline := time.NewTimer(30 * time.Second)
 	defer deadline.Stop()
 	for {
 		if a, ok := c.find(rule, pid); ok {

@@ -88,6 +88,21 @@ struct {
 /* The sensor's own process: its events are dropped. */
 const volatile u32 self_tgid = 0;
 
+/* Batched wakeups: user space is woken only once this many bytes wait in
+ * the ring buffer (it also polls on a short timer); 0 wakes it for every
+ * event. A wakeup per event costs more than the event on busy nodes. */
+const volatile u64 wakeup_bytes = 0;
+
+#define BPF_RB_AVAIL_DATA 0
+#define BPF_RB_NO_WAKEUP 1
+
+static __always_inline u64 wakeup_flags(void)
+{
+	if (wakeup_bytes == 0 || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return 0;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void count_lost(void)
 {
 	u32 zero = 0;
@@ -184,7 +199,7 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		if (len <= ARGS_LEN && bpf_probe_read_user(e->args, len, (void *)start) == 0)
 			e->args_len = len;
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -288,7 +303,7 @@ static __always_inline int open_event(s64 dfd, const char *upath, u32 flags)
 	e->flags = flags;
 	e->arg = dfd;
 	__builtin_memcpy(e->path, buf->path, PATH_LEN);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -371,7 +386,7 @@ int on_connect(struct trace_event_raw_sys_enter *ctx)
 		__builtin_memcpy(e->addr, &sa.v4, 4);
 	else
 		__builtin_memcpy(e->addr, sa.v6, 16);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -391,7 +406,7 @@ int on_ptrace(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	e->flags = (u32)req;
 	e->arg = (s64)ctx->args[1];
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -419,7 +434,7 @@ static __always_inline int setuid_event(u32 nr_args, struct trace_event_raw_sys_
 		return 0;
 	e->arg = 0;
 	e->flags = nr_args;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -451,7 +466,7 @@ int on_init_module(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	e->arg = -1;
 	e->flags = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }
 
@@ -463,6 +478,6 @@ int on_finit_module(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	e->arg = (s64)(int)ctx->args[0];
 	e->flags = (u32)ctx->args[2];
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, wakeup_flags());
 	return 0;
 }

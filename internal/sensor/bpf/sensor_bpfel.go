@@ -65,6 +65,7 @@ const (
 	SensorProgOnSetuid      = "on_setuid"
 	SensorVarSelfTgid       = "self_tgid"
 	SensorVarUnusedEvent    = "unused_event"
+	SensorVarWakeupBytes    = "wakeup_bytes"
 )
 
 // LoadSensor returns the embedded CollectionSpec for Sensor.
@@ -138,6 +139,7 @@ type SensorMapSpecs struct {
 type SensorVariableSpecs struct {
 	SelfTgid    *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
+	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // SensorObjects contains all objects after they have been loaded into the kernel.
@@ -179,6 +181,7 @@ func (m *SensorMaps) Close() error {
 type SensorVariables struct {
 	SelfTgid    *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
+	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // SensorPrograms contains all programs after they have been loaded into the kernel.
