@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -302,7 +303,7 @@ func TestKernelDetection(t *testing.T) {
 			for {
 				e, err := s.Read()
 				if err != nil {
-					if err == ErrClosed {
+					if errors.Is(err, ErrClosed) {
 						return nil
 					}
 					return err

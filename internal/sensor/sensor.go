@@ -145,7 +145,7 @@ func EnsureTracefs() error {
 		return nil
 	}
 	if err := unix.Mount("tracefs", TracefsDir, "tracefs", 0, ""); err != nil {
-		return fmt.Errorf("tracefs is not mounted on %s and mounting it failed (%v): run mount -t tracefs tracefs %s", TracefsDir, err, TracefsDir)
+		return fmt.Errorf("tracefs is not mounted on %s and mounting it failed (%w): run mount -t tracefs tracefs %s", TracefsDir, err, TracefsDir)
 	}
 	return nil
 }
