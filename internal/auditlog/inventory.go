@@ -29,6 +29,7 @@ import (
 type Inventory struct {
 	factory informers.SharedInformerFactory
 	log     *slog.Logger
+	cancel  context.CancelFunc
 
 	rbacGen  atomic.Uint64
 	mu       sync.Mutex
@@ -75,6 +76,7 @@ func NewInventory(cs kubernetes.Interface, log *slog.Logger) *Inventory {
 // LIST; it returns an error naming the informers not synced then (they go
 // on syncing).
 func (inv *Inventory) Start(ctx context.Context, timeout time.Duration) error {
+	ctx, inv.cancel = context.WithCancel(ctx)
 	inv.factory.Start(ctx.Done())
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -91,8 +93,13 @@ func (inv *Inventory) Start(ctx context.Context, timeout time.Duration) error {
 	return nil
 }
 
-// Shutdown stops the informers.
-func (inv *Inventory) Shutdown() { inv.factory.Shutdown() }
+// Shutdown stops the informers and waits for them to end.
+func (inv *Inventory) Shutdown() {
+	if inv.cancel != nil {
+		inv.cancel()
+	}
+	inv.factory.Shutdown()
+}
 
 // Pod implements Lookup.
 func (inv *Inventory) Pod(ns, name string) (*corev1.Pod, bool) {
