@@ -396,6 +396,9 @@ func TestLiveCluster(t *testing.T) {
 	reader := l.tokenClient(t, "shop", "reader", pod, "shop-api/1.0")
 	must(reader.CoreV1().Secrets("shop").Get(ctx, "db-password", metav1.GetOptions{}))
 	must(reader.CoreV1().Secrets("billing").Get(ctx, "stripe-key", metav1.GetOptions{}))
+	if _, err := reader.CoreV1().Secrets("billing").Get(ctx, "missing", metav1.GetOptions{}); err == nil {
+		t.Fatal("billing/missing exists")
+	}
 	deployer := l.tokenClient(t, "kube-system", "deployer", nil, "deployer/1.0")
 	must(deployer.CoreV1().Secrets("kube-system").Get(ctx, "bootstrap", metav1.GetOptions{}))
 	// The ServiceAccount mints its own token (not another subject's).
