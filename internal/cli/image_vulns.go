@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/rampart-dev/rampart/internal/control"
@@ -81,7 +82,8 @@ func runImageVulns(ctx context.Context, o *imageOptions, refs []string, streams 
 }
 
 // mergeReports appends b's findings, objects and errors to a (nil: b) and
-// recounts the summary; frameworks and control tallies are summed.
+// recounts the summary; control tallies are summed and framework scores
+// recomputed over both.
 func mergeReports(a, b *report.Result) *report.Result {
 	if a == nil {
 		return b
@@ -103,6 +105,7 @@ func mergeReports(a, b *report.Result) *report.Result {
 			}
 		}
 	}
+	a.Frameworks = mergeFrameworks(a.Frameworks, b.Frameworks)
 	sm := &a.Summary
 	sm.Objects, sm.Findings, sm.Errors = len(a.Objects), len(a.Findings), len(a.Errors)
 	for k, n := range b.Summary.ByStatus {
@@ -110,6 +113,49 @@ func mergeReports(a, b *report.Result) *report.Result {
 	}
 	for k, n := range b.Summary.BySeverity {
 		sm.BySeverity[k] += n
+	}
+	return a
+}
+
+// mergeFrameworks merges the framework scores of two reports item by item:
+// an item fails when it fails in either, passes when it passes in either
+// and fails in neither, and is skipped otherwise; the scores are recounted.
+func mergeFrameworks(a, b []report.FrameworkScore) []report.FrameworkScore {
+	for _, fb := range b {
+		i := slices.IndexFunc(a, func(f report.FrameworkScore) bool { return f.ID == fb.ID })
+		if i < 0 {
+			a = append(a, fb)
+			continue
+		}
+		fa := &a[i]
+		for _, ib := range fb.Items {
+			j := slices.IndexFunc(fa.Items, func(it report.FrameworkItem) bool { return it.ID == ib.ID })
+			if j < 0 {
+				fa.Items = append(fa.Items, ib)
+				continue
+			}
+			it := &fa.Items[j]
+			it.Failed += ib.Failed
+			switch {
+			case it.Status == string(control.StatusFail) || ib.Status == string(control.StatusFail):
+				it.Status = string(control.StatusFail)
+			case it.Status == string(control.StatusPass) || ib.Status == string(control.StatusPass):
+				it.Status = string(control.StatusPass)
+			}
+		}
+		fa.Passed, fa.Failed, fa.Controls, fa.Score = 0, 0, 0, 0
+		for _, it := range fa.Items {
+			switch it.Status {
+			case string(control.StatusFail):
+				fa.Failed++
+			case string(control.StatusPass):
+				fa.Passed++
+			}
+		}
+		fa.Controls = fa.Passed + fa.Failed
+		if fa.Controls > 0 {
+			fa.Score = float64(int(float64(fa.Passed)*1000/float64(fa.Controls)+0.5)) / 10
+		}
 	}
 	return a
 }

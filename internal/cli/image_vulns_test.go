@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/rampart-dev/rampart/internal/image/imagetest"
+	"github.com/rampart-dev/rampart/internal/report"
 )
 
 // TestImageVulns runs `rampart image --vulns` on an image whose npm lock
@@ -71,6 +73,45 @@ func TestImageVulns(t *testing.T) {
 			code, out, errOut := runCLI(tt.args...)
 			if code != tt.code || !strings.Contains(out, tt.wantOut) || !strings.Contains(errOut, tt.wantErr) {
 				t.Errorf("exit %d (want %d)\nstdout %.300q (want %q)\nstderr %q (want %q)", code, tt.code, out, tt.wantOut, errOut, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestMergeFrameworks: an item fails when it fails in either report,
+// passes when it passes in either, and scores are recounted.
+func TestMergeFrameworks(t *testing.T) {
+	fw := func(items ...report.FrameworkItem) []report.FrameworkScore {
+		return []report.FrameworkScore{{ID: "nsa", Items: items}}
+	}
+	it := func(id, status string, failed int) report.FrameworkItem {
+		return report.FrameworkItem{ID: id, Status: status, Failed: failed}
+	}
+	tests := []struct {
+		name       string
+		a, b       []report.FrameworkScore
+		want       string
+		score      float64
+		ctl, fails int
+	}{
+		{"pass then fail", fw(it("1", "pass", 0), it("2", "pass", 0)), fw(it("1", "fail", 2), it("2", "pass", 0)), "1:fail:2 2:pass:0", 50, 2, 1},
+		{"skip then pass", fw(it("1", "skip", 0)), fw(it("1", "pass", 0)), "1:pass:0", 100, 1, 0},
+		{"new item", fw(it("1", "pass", 0)), fw(it("2", "fail", 1)), "1:pass:0 2:fail:1", 50, 2, 1},
+		{"all skipped", fw(it("1", "skip", 0)), fw(it("1", "skip", 0)), "1:skip:0", 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mergeFrameworks(tt.a, tt.b)
+			if len(got) != 1 {
+				t.Fatalf("%d frameworks", len(got))
+			}
+			var s []string
+			for _, i := range got[0].Items {
+				s = append(s, fmt.Sprintf("%s:%s:%d", i.ID, i.Status, i.Failed))
+			}
+			if strings.Join(s, " ") != tt.want || got[0].Score != tt.score || got[0].Controls != tt.ctl || got[0].Failed != tt.fails {
+				t.Errorf("got %v score %v controls %d failed %d; want %s score %v controls %d failed %d",
+					s, got[0].Score, got[0].Controls, got[0].Failed, tt.want, tt.score, tt.ctl, tt.fails)
 			}
 		})
 	}
