@@ -142,6 +142,15 @@ func DecodeList(data []byte, buf []Event) ([]Event, error) {
 	if err := codec.Unmarshal(data, &list); err != nil {
 		return nil, decodeError(err)
 	}
+	if list.Kind == "" && len(list.Items) == 0 {
+		// An Event without kind (a log line) is one event; an empty list
+		// is none.
+		var ev Event
+		if DecodeEvent(data, &ev) == nil {
+			return append(buf[:0], ev), nil
+		}
+		return list.Items, nil
+	}
 	if list.Kind != "" && list.Kind != "EventList" {
 		if list.Kind == "Event" {
 			var ev Event
