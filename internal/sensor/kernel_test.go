@@ -206,6 +206,11 @@ type collector struct {
 	mu     sync.Mutex
 	alerts []detect.Alert
 	signal chan struct{}
+	// sensor and readerDone explain a missing alert: the reader's error
+	// when it stopped, the events read and lost.
+	sensor     *Sensor
+	readerDone chan struct{}
+	readerErr  error
 }
 
 func (c *collector) add(as []detect.Alert) {
@@ -221,40 +226,70 @@ func (c *collector) add(as []detect.Alert) {
 	}
 }
 
-// wait returns the first alert of rule for pid, waiting up to 30s for it (a loaded machine).
-func (c *collector) wait(t *testing.T, rule string, pid int) detect.Alert {
+// mark returns the position of the next alert: find and forPID look from
+// there, so that an earlier alert of another process that had the same pid
+// (pid_max can be 32768; pids wrap) does not count.
+func (c *collector) mark() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.alerts)
+}
+
+// wait returns the first alert of rule for pid at or after mark, waiting
+// up to 30s for it (a loaded machine). It fails at once when the reader
+// stopped, and says what the sensor read and lost when the alert is
+// missing.
+func (c *collector) wait(t *testing.T, from int, rule string, pid int) detect.Alert {
 	t.Helper()
 	deadline := time.NewTimer(30 * time.Second)
 	defer deadline.Stop()
 	for {
-		if a, ok := c.find(rule, pid); ok {
+		if a, ok := c.find(from, rule, pid); ok {
 			return a
 		}
 		select {
 		case <-c.signal:
+		case <-c.readerDone:
+			if a, ok := c.find(from, rule, pid); ok {
+				return a
+			}
+			t.Fatalf("no %s alert for pid %d: the event reader stopped: %v (%s)", rule, pid, c.readerErr, c.stats())
 		case <-deadline.C:
-			t.Fatalf("no %s alert for pid %d", rule, pid)
+			t.Fatalf("no %s alert for pid %d within 30s (%s; alerts for the pid: %v)", rule, pid, c.stats(), c.forPID(from, pid))
 		}
 	}
 }
 
-func (c *collector) find(rule string, pid int) (detect.Alert, bool) {
+func (c *collector) stats() string {
+	st, err := c.sensor.Stats()
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, k := range Kinds {
+		fmt.Fprintf(&b, "%s %d, ", k, st.Events[k])
+	}
+	fmt.Fprintf(&b, "lost %d, malformed %d", st.Lost, st.Malformed)
+	return b.String()
+}
+
+func (c *collector) find(from int, rule string, pid int) (detect.Alert, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, a := range c.alerts {
-		if a.Rule == rule && a.Event["pid"] == fmt.Sprint(pid) {
+	for _, a := range c.alerts[from:] {
+		if a.Rule == rule && a.Event["pid"] == strconv.Itoa(pid) {
 			return a, true
 		}
 	}
 	return detect.Alert{}, false
 }
 
-func (c *collector) forPID(pid int) []string {
+func (c *collector) forPID(from, pid int) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var rules []string
-	for _, a := range c.alerts {
-		if a.Event["pid"] == fmt.Sprint(pid) {
+	for _, a := range c.alerts[from:] {
+		if a.Event["pid"] == strconv.Itoa(pid) {
 			rules = append(rules, a.Rule)
 		}
 	}
@@ -295,28 +330,27 @@ func TestKernelDetection(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := &Runner{Rules: rs, Attributor: &Attributor{Pods: kubeletStandIn(t, podUID, containerID), Node: "node-1"}, Procs: &Procs{}}
-	c := &collector{signal: make(chan struct{}, 1)}
+	c := &collector{signal: make(chan struct{}, 1), sensor: s, readerDone: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
 	go func() {
-		done <- func() error {
-			for {
-				e, err := s.Read()
-				if err != nil {
-					if errors.Is(err, ErrClosed) {
-						return nil
-					}
-					return err
+		defer close(c.readerDone)
+		for {
+			e, err := s.Read()
+			if err != nil {
+				if !errors.Is(err, ErrClosed) {
+					c.readerErr = err
 				}
-				c.add(r.Handle(ctx, e))
+				return
 			}
-		}()
+			c.add(r.Handle(ctx, e))
+		}
 	}()
 	t.Cleanup(func() {
 		cancel()
 		_ = s.Close()
-		if err := <-done; err != nil {
-			t.Errorf("reading events: %v", err)
+		<-c.readerDone
+		if c.readerErr != nil {
+			t.Errorf("reading events: %v", c.readerErr)
 		}
 	})
 	self := helperBinary(t)
@@ -346,12 +380,14 @@ func TestKernelDetection(t *testing.T) {
 	}
 
 	t.Run("shell in a container", func(t *testing.T) {
+		from := c.mark()
 		pid := run(t, cgfd, nil, "/bin/sh", "-c", "exit 0")
-		checkPod(t, c.wait(t, "sensor-shell-in-container", pid))
+		checkPod(t, c.wait(t, from, "sensor-shell-in-container", pid))
 	})
 	t.Run("sensitive file read on the host", func(t *testing.T) {
+		from := c.mark()
 		pid := run(t, -1, nil, "/bin/cat", "/etc/shadow")
-		a := c.wait(t, "sensor-sensitive-file-read", pid)
+		a := c.wait(t, from, "sensor-sensitive-file-read", pid)
 		checkHost(t, a)
 		if a.Event["file"] != "/etc/shadow" {
 			t.Errorf("file %q", a.Event["file"])
@@ -371,12 +407,19 @@ func TestKernelDetection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		from := c.mark()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		a := c.wait(t, "sensor-ssh-key-written", cmd.Process.Pid)
-		_ = stdin.Close()
-		if err := cmd.Wait(); err != nil {
+		var once sync.Once
+		finish := func() error {
+			var err error
+			once.Do(func() { _ = stdin.Close(); err = cmd.Wait() })
+			return err
+		}
+		t.Cleanup(func() { _ = finish() }) // the shell ends even when the alert is missing
+		a := c.wait(t, from, "sensor-ssh-key-written", cmd.Process.Pid)
+		if err := finish(); err != nil {
 			t.Errorf("shell: %v", err)
 		}
 		checkPod(t, a)
@@ -389,8 +432,9 @@ func TestKernelDetection(t *testing.T) {
 			t.Fatalf("ip addr add: %v: %s", err, out)
 		}
 		t.Cleanup(func() { _ = exec.Command("ip", "addr", "del", "169.254.169.254/32", "dev", "lo").Run() })
+		from := c.mark()
 		pid := run(t, cgfd, []string{helperEnv + "=connect=169.254.169.254:80"}, self)
-		a := c.wait(t, "sensor-cloud-metadata-connect", pid)
+		a := c.wait(t, from, "sensor-cloud-metadata-connect", pid)
 		checkPod(t, a)
 		if a.Event["address"] != "169.254.169.254" || a.Event["port"] != "80" {
 			t.Errorf("event %v", a.Event)
@@ -405,8 +449,9 @@ func TestKernelDetection(t *testing.T) {
 		if err := os.WriteFile(bin, data, 0o755); err != nil {
 			t.Fatal(err)
 		}
+		from := c.mark()
 		pid := run(t, -1, nil, bin)
-		a := c.wait(t, "sensor-exec-from-tmp", pid)
+		a := c.wait(t, from, "sensor-exec-from-tmp", pid)
 		checkHost(t, a)
 		if a.Event["exe"] != bin {
 			t.Errorf("exe %q, want %q", a.Event["exe"], bin)
@@ -416,16 +461,19 @@ func TestKernelDetection(t *testing.T) {
 		cmd := exec.Command(self)
 		cmd.Env = append(os.Environ(), helperEnv+"=setuid")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		from := c.mark()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("setuid helper: %v: %s", err, out)
 		}
-		c.wait(t, "sensor-setuid-root", cmd.Process.Pid)
+		c.wait(t, from, "sensor-setuid-root", cmd.Process.Pid)
 	})
 	t.Run("ptrace attach", func(t *testing.T) {
+		from := c.mark()
 		pid := run(t, cgfd, []string{helperEnv + "=ptrace"}, self)
-		checkPod(t, c.wait(t, "sensor-ptrace-attach", pid))
+		checkPod(t, c.wait(t, from, "sensor-ptrace-attach", pid))
 	})
 	t.Run("unrelated activity does not fire", func(t *testing.T) {
+		from := c.mark()
 		quiet := []int{
 			run(t, -1, nil, "/bin/ls", "/"),
 			run(t, -1, nil, "/bin/cat", "/etc/hostname"),
@@ -438,9 +486,9 @@ func TestKernelDetection(t *testing.T) {
 		if err := os.WriteFile(marker, data, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		c.wait(t, "sensor-exec-from-tmp", run(t, -1, nil, marker))
+		c.wait(t, from, "sensor-exec-from-tmp", run(t, -1, nil, marker))
 		for _, pid := range quiet {
-			if got := c.forPID(pid); len(got) > 0 {
+			if got := c.forPID(from, pid); len(got) > 0 {
 				t.Errorf("pid %d: unexpected alerts %v", pid, got)
 			}
 		}
