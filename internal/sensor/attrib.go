@@ -33,19 +33,17 @@ type Attributor struct {
 	ProcRoot string
 	// Node is the node's name, copied into every context.
 	Node string
+
+	cache attribCache
 }
 
 // Attribute resolves e's container (from its cgroup; from
 // /proc/<pid>/cgroup when the kernel saw the root cgroup, as on hosts whose
 // containers live in cgroup v1 hierarchies) and pod.
 func (a *Attributor) Attribute(ctx context.Context, e *Event) Attribution {
-	at := Attribution{CgroupPath: e.CgroupPath, Container: ParseCgroup(e.CgroupPath)}
+	at := Attribution{CgroupPath: e.CgroupPath, Container: a.cache.parse(e.CgroupID, e.CgroupPath)}
 	if at.Container.Host() && e.CgroupPath == "/" {
-		if data, err := os.ReadFile(filepath.Join(a.procRoot(), strconv.Itoa(int(e.PID)), "cgroup")); err == nil {
-			if path, c := ParseProcCgroup(string(data)); !c.Host() {
-				at.CgroupPath, at.Container = path, c
-			}
-		}
+		at.CgroupPath, at.Container = a.procCgroup(e)
 	}
 	c := at.Container
 	if c.Host() || a.Pods == nil {
@@ -67,6 +65,27 @@ func (a *Attributor) Attribute(ctx context.Context, e *Event) Attribution {
 		at.Notes = append(at.Notes, fmt.Sprintf("container %.12s not in pod %s/%s's status", c.ID, p.Namespace, p.Name))
 	}
 	return at
+}
+
+// procCgroup reads /proc/<pid>/cgroup for a process the kernel saw in the
+// root cgroup v2: on an exec, and for other events of a process whose exec
+// was not seen (or whose pid was reused: different parent or name).
+func (a *Attributor) procCgroup(e *Event) (string, Container) {
+	if e.Kind != KindExec {
+		if path, c, ok := a.cache.proc(e); ok {
+			return path, c
+		}
+	}
+	path, c := "/", Container{}
+	if data, err := os.ReadFile(filepath.Join(a.procRoot(), strconv.Itoa(int(e.PID)), "cgroup")); err == nil {
+		if p, pc := ParseProcCgroup(string(data)); !pc.Host() {
+			path, c = p, pc
+		}
+	}
+	if e.Kind == KindExec {
+		a.cache.setProc(e, path, c)
+	}
+	return path, c
 }
 
 func (a *Attributor) procRoot() string {

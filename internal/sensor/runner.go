@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-dev/rampart/internal/detect"
@@ -45,6 +46,7 @@ type Runner struct {
 	StatsInterval time.Duration
 
 	bootOffset time.Duration
+	events     prometheus.Counter
 	matches    []detect.Match
 	statsMu    sync.Mutex
 	lostSeen   uint64
@@ -66,7 +68,10 @@ func (r *Runner) Handle(ctx context.Context, e Event) []detect.Alert {
 		r.bootOffset = wallOffset()
 	}
 	if r.Metrics != nil {
-		r.Metrics.Events.WithLabelValues(Source.Name).Inc()
+		if r.events == nil {
+			r.events = r.Metrics.Events.WithLabelValues(Source.Name)
+		}
+		r.events.Inc()
 	}
 	proc := r.Procs.Observe(&e)
 	at := r.Attributor.Attribute(ctx, &e)

@@ -1,7 +1,7 @@
 package sensor
 
 import (
-	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -69,87 +69,52 @@ var Source = detect.Source{
 	Activation: func(ev any) interpreter.Activation { return &activation{in: ev.(*Input)} },
 }
 
-// activation builds each variable when a rule first reads it.
+// activation builds each variable when a rule first reads it and keeps it
+// for the event's other rules.
 type activation struct {
 	in   *Input
-	vars map[string]any
+	vars [len(varNames)]any
 }
+
+// varNames are the variables of Source, in activation slot order.
+var varNames = [...]string{"kind", "proc", "file", "net", "ptrace", "container", "pod", "cluster"}
 
 func (a *activation) Parent() interpreter.Activation { return nil }
 
 func (a *activation) ResolveName(name string) (any, bool) {
-	if v, ok := a.vars[name]; ok {
+	i := slices.Index(varNames[:], name)
+	if i < 0 {
+		return nil, false
+	}
+	if v := a.vars[i]; v != nil {
 		return v, true
 	}
 	v, ok := a.build(name)
 	if !ok {
 		return nil, false
 	}
-	if a.vars == nil {
-		a.vars = make(map[string]any, 4)
-	}
-	a.vars[name] = v
+	a.vars[i] = v
 	return v, true
 }
 
 func (a *activation) build(name string) (any, bool) {
-	e, at := a.in.Event, a.in.Attribution
 	switch name {
 	case "kind":
-		return e.Kind.String(), true
+		return a.in.Event.Kind.String(), true
 	case "proc":
-		args := a.in.Process.Args
-		if args == nil {
-			args = []string{}
-		}
-		return map[string]any{
-			"name": e.Comm, "exe": a.in.Process.Exe, "exeName": path.Base(a.in.Process.Exe),
-			"args": args, "cmdline": strings.Join(args, " "),
-			"pid": int64(e.PID), "ppid": int64(e.PPID), "uid": int64(e.UID), "gid": int64(e.GID),
-			"parentName": e.ParentComm,
-		}, true
+		return &varMap{in: a.in, kind: varProc}, true
 	case "file":
-		p := ""
-		if e.Kind == KindOpen {
-			p = e.Path
-		}
-		return map[string]any{"path": p, "write": e.Kind == KindOpen && e.Write(), "flags": int64(e.Flags)}, true
+		return &varMap{in: a.in, kind: varFile}, true
 	case "net":
-		addr, family := "", ""
-		if e.Addr.IsValid() {
-			addr = e.Addr.String()
-			family = "ipv6"
-			if e.Addr.Is4() {
-				family = "ipv4"
-			}
-		}
-		return map[string]any{"addr": addr, "port": int64(e.Port), "family": family}, true
+		return &varMap{in: a.in, kind: varNet}, true
 	case "ptrace":
-		req := ""
-		if e.Kind == KindPtrace {
-			req = "attach"
-			if e.Flags == 0x4206 {
-				req = "seize"
-			}
-		}
-		return map[string]any{"request": req, "target": e.Arg}, true
+		return &varMap{in: a.in, kind: varPtrace}, true
 	case "container":
-		return map[string]any{
-			"host": at.Container.Host(), "id": at.Container.ID, "runtime": at.Container.Runtime,
-			"name": at.ContainerName, "image": at.Image, "imageID": at.ImageID,
-		}, true
+		return &varMap{in: a.in, kind: varContainer}, true
 	case "pod":
-		m := map[string]any{"name": "", "namespace": "", "uid": at.Container.PodUID, "serviceAccount": ""}
-		if p := at.Pod; p != nil {
-			m["name"], m["namespace"], m["serviceAccount"] = p.Name, p.Namespace, p.ServiceAccount
-		}
-		return m, true
+		return &varMap{in: a.in, kind: varPod}, true
 	case "cluster":
-		s := a.in.APIServers
-		if s == nil {
-			s = []string{}
-		}
-		return map[string]any{"apiServers": s}, true
+		return &varMap{in: a.in, kind: varCluster}, true
 	}
 	return nil, false
 }
