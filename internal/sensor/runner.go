@@ -47,6 +47,7 @@ type Runner struct {
 
 	bootOffset time.Duration
 	events     prometheus.Counter
+	memo       noMatchMemo
 	matches    []detect.Match
 	statsMu    sync.Mutex
 	lostSeen   uint64
@@ -76,12 +77,19 @@ func (r *Runner) Handle(ctx context.Context, e Event) []detect.Alert {
 	proc := r.Procs.Observe(&e)
 	at := r.Attributor.Attribute(ctx, &e)
 	in := &Input{Event: &e, Process: proc, Attribution: &at, APIServers: r.APIServers}
+	key, memo := r.memo.key(in)
+	if memo && r.memo.seenNoMatch(key) {
+		return nil
+	}
 	var err error
 	r.matches, err = r.Rules.Eval(in, r.matches[:0])
 	if err != nil && r.Log != nil {
 		r.Log.Debug("rule evaluation", "error", err)
 	}
 	if len(r.matches) == 0 {
+		if memo && err == nil {
+			r.memo.record(in, key)
+		}
 		return nil
 	}
 	t := time.Unix(0, int64(e.BootNS)+int64(r.bootOffset))

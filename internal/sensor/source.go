@@ -30,6 +30,8 @@ type Input struct {
 	// APIServers are the addresses of the Kubernetes API server rules
 	// compare with (host names, IPs and host:port).
 	APIServers []string
+
+	readPID bool // a rule read proc.pid or proc.ppid (see noMatchMemo)
 }
 
 // Source is the sensor's event stream for internal/detect. Its rules see:

@@ -77,8 +77,10 @@ func (m *varMap) compute(i int) ref.Val {
 		case 4:
 			return types.String(strings.Join(p.Args, " "))
 		case 5:
+			m.in.readPID = true
 			return types.Int(e.PID)
 		case 6:
+			m.in.readPID = true
 			return types.Int(e.PPID)
 		case 7:
 			return types.Int(e.UID)
