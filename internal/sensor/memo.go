@@ -32,15 +32,44 @@ func (m *noMatchMemo) key(in *Input) (key uint64, ok bool) {
 		return 0, false
 	}
 	m.mu.Lock()
-	if m.seen == nil {
-		m.seed = maphash.MakeSeed()
-		m.seen = make(map[uint64]struct{}, 1024)
-	}
-	off, seed := m.off[e.Kind], m.seed
+	off, seed := m.off[e.Kind], m.init()
 	m.mu.Unlock()
 	if off {
 		return 0, false
 	}
+	return m.hash(seed, in), true
+}
+
+func (m *noMatchMemo) init() maphash.Seed {
+	if m.seen == nil {
+		m.seed = maphash.MakeSeed()
+		m.seen = make(map[uint64]struct{}, 1024)
+	}
+	return m.seed
+}
+
+// repeatKey hashes everything an alert of in says (the rule-visible fields,
+// pids and the cgroup path): equal keys give equal alerts but for the time.
+func (m *noMatchMemo) repeatKey(in *Input) uint64 {
+	m.mu.Lock()
+	seed := m.init()
+	m.mu.Unlock()
+	var h maphash.Hash
+	h.SetSeed(seed)
+	var b [24]byte
+	v := [3]uint64{m.hash(seed, in), uint64(in.Event.PID)<<32 | uint64(in.Event.PPID), uint64(len(in.Attribution.CgroupPath))}
+	for i, x := range v {
+		for j := range 8 {
+			b[i*8+j] = byte(x >> (8 * j))
+		}
+	}
+	_, _ = h.Write(b[:])
+	_, _ = h.WriteString(in.Attribution.CgroupPath)
+	return h.Sum64()
+}
+
+func (m *noMatchMemo) hash(seed maphash.Seed, in *Input) uint64 {
+	e := in.Event
 	var h maphash.Hash
 	h.SetSeed(seed)
 	num := func(v uint64) {
@@ -82,10 +111,12 @@ func (m *noMatchMemo) key(in *Input) (key uint64, ok bool) {
 		str(p.Name)
 		str(p.Namespace)
 		str(p.ServiceAccount)
+		str(p.WorkloadKind)
+		str(p.WorkloadName)
 	} else {
 		num(0)
 	}
-	return h.Sum64(), true
+	return h.Sum64()
 }
 
 // seenNoMatch reports whether an event with key matched nothing before.

@@ -3,6 +3,7 @@ package sensor
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/rampart-dev/rampart/internal/detect"
 )
@@ -73,5 +74,28 @@ func TestNoMatchMemo(t *testing.T) {
 		if _, on := r.memo.key(in); on != tt.memoised && tt.ev.Kind != KindExec {
 			t.Errorf("event %d: memo on %v, want %v", i, on, tt.memoised)
 		}
+	}
+}
+
+// TestRepeatedAlert: the same process doing the same thing again raises the
+// same alert at the new time; another process's alert is its own.
+func TestRepeatedAlert(t *testing.T) {
+	rs := compileDefaults(t)
+	r := &Runner{Rules: rs, Attributor: &Attributor{ProcRoot: t.TempDir()}, Procs: &Procs{Root: t.TempDir()}}
+	open := func(pid uint32, ns uint64, path string) Event {
+		return Event{Kind: KindOpen, PID: pid, PPID: 1, BootNS: ns, CgroupPath: "/", Comm: "cat", Path: path, Arg: -100}
+	}
+	first := r.Handle(context.Background(), open(10, 1e9, "/etc/shadow"))
+	again := r.Handle(context.Background(), open(10, 2e9, "/etc/shadow"))
+	other := r.Handle(context.Background(), open(11, 3e9, "/etc/shadow"))
+	gshadow := r.Handle(context.Background(), open(10, 4e9, "/etc/gshadow"))
+	if len(first) != 1 || len(again) != 1 || len(other) != 1 || len(gshadow) != 1 {
+		t.Fatalf("alerts %d %d %d %d, want 1 each", len(first), len(again), len(other), len(gshadow))
+	}
+	if a, b := first[0], again[0]; b.Time.Sub(a.Time) != time.Second || b.FirstSeen != b.Time || b.Output != a.Output || b.Key != a.Key || b.Event["pid"] != "10" {
+		t.Errorf("repeat %+v of %+v", b, a)
+	}
+	if other[0].Event["pid"] != "11" || gshadow[0].Event["file"] != "/etc/gshadow" {
+		t.Errorf("other process %v, other file %v", other[0].Event, gshadow[0].Event)
 	}
 }

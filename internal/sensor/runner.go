@@ -48,6 +48,7 @@ type Runner struct {
 	bootOffset time.Duration
 	events     prometheus.Counter
 	memo       noMatchMemo
+	last       lastAlerts
 	matches    []detect.Match
 	statsMu    sync.Mutex
 	lostSeen   uint64
@@ -81,31 +82,69 @@ func (r *Runner) Handle(ctx context.Context, e Event) []detect.Alert {
 	if memo && r.memo.seenNoMatch(key) {
 		return nil
 	}
+	rkey := r.memo.repeatKey(in)
+	if r.last.ok && r.last.key == rkey {
+		return r.offer(r.last.again(r.eventTime(&e)))
+	}
 	var err error
 	r.matches, err = r.Rules.Eval(in, r.matches[:0])
 	if err != nil && r.Log != nil {
 		r.Log.Debug("rule evaluation", "error", err)
 	}
 	if len(r.matches) == 0 {
+		r.last.ok = false
 		if memo && err == nil {
 			r.memo.record(in, key)
 		}
 		return nil
 	}
-	t := time.Unix(0, int64(e.BootNS)+int64(r.bootOffset))
+	t := r.eventTime(&e)
 	actx := r.Attributor.Context(&at)
+	facts := in.Facts()
 	out := make([]detect.Alert, 0, len(r.matches))
 	for _, m := range r.matches {
-		a := detect.NewAlert(m, Source.Name, t, in.Facts(), actx)
+		a := detect.NewAlert(m, Source.Name, t, facts, actx)
 		if p := at.Pod; p != nil {
 			a.Object.Kind, a.Object.Namespace, a.Object.Name = "Pod", p.Namespace, p.Name
 		} else {
 			a.Object.Kind, a.Object.Name = "Node", r.Attributor.Node
 		}
 		out = append(out, a)
-		if r.Dispatcher != nil {
+	}
+	r.last = lastAlerts{ok: err == nil, key: rkey, alerts: out}
+	return r.offer(out)
+}
+
+func (r *Runner) eventTime(e *Event) time.Time {
+	return time.Unix(0, int64(e.BootNS)+int64(r.bootOffset))
+}
+
+// offer hands alerts to the dispatcher and returns them.
+func (r *Runner) offer(alerts []detect.Alert) []detect.Alert {
+	if r.Dispatcher != nil {
+		for _, a := range alerts {
 			r.Dispatcher.Alert(a)
 		}
+	}
+	return alerts
+}
+
+// lastAlerts are the alerts of the last event that raised any: the same
+// process doing the same thing again (a flood of reads of one file) raises
+// the same alerts at another time without evaluating the rules again.
+type lastAlerts struct {
+	ok     bool
+	key    uint64
+	alerts []detect.Alert
+}
+
+// again returns copies of the alerts at time t (their maps are shared;
+// alerts are not modified after they are built).
+func (l *lastAlerts) again(t time.Time) []detect.Alert {
+	out := make([]detect.Alert, len(l.alerts))
+	for i, a := range l.alerts {
+		a.Time, a.FirstSeen, a.LastSeen = t, t, t
+		out[i] = a
 	}
 	return out
 }
