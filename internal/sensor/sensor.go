@@ -243,3 +243,25 @@ func (s *Sensor) Close() error {
 	})
 	return s.closeErr
 }
+
+// KernelTime sums the run time and run count of the sensor's attached
+// programs. The kernel counts them only while statistics are enabled
+// (ebpf.EnableStats with BPF_STATS_RUN_TIME, or sysctl
+// kernel.bpf_stats_enabled=1); otherwise both are zero.
+func (s *Sensor) KernelTime() (time.Duration, uint64, error) {
+	var total time.Duration
+	var runs uint64
+	for _, p := range probes {
+		prog := p.prog(&s.objs)
+		if prog == nil {
+			continue
+		}
+		st, err := prog.Stats()
+		if err != nil {
+			return 0, 0, fmt.Errorf("reading statistics of %s: %w", p.name, err)
+		}
+		total += st.Runtime
+		runs += st.RunCount
+	}
+	return total, runs, nil
+}
