@@ -197,6 +197,7 @@ type overhead struct {
 	cpuSlowdown        float64 // %
 	wallSlowdown       float64 // %
 	sensorPerEvent     float64 // ns of sensor CPU per event
+	sensorPerOp        float64 // ns of sensor CPU per operation
 	eventsPerSec, lost float64
 	cpuOpOff, cpuOpOn  float64 // ns per operation
 	bpfPerEvent        float64
@@ -205,7 +206,7 @@ type overhead struct {
 
 // compare runs benchReps interleaved pairs and reports medians.
 func compare(b *testing.B, ops int, work func()) overhead {
-	var offCPU, onCPU, offWall, onWall, evRate, lost, sensorEv, bpfEv, evOp []float64
+	var offCPU, onCPU, offWall, onWall, evRate, lost, sensorEv, bpfEv, evOp, sensorOp []float64
 	for range benchReps {
 		off := measure(b, false, work)
 		on := measure(b, true, work)
@@ -216,6 +217,7 @@ func compare(b *testing.B, ops int, work func()) overhead {
 		evRate = append(evRate, float64(on.events)/on.wall.Seconds())
 		lost = append(lost, float64(on.lost))
 		evOp = append(evOp, float64(on.events)/float64(ops))
+		sensorOp = append(sensorOp, float64(on.sensorCPU)/float64(ops))
 		if on.events > 0 {
 			sensorEv = append(sensorEv, float64(on.sensorCPU)/float64(on.events))
 			bpfEv = append(bpfEv, float64(on.bpfCPU)/float64(on.events))
@@ -226,6 +228,7 @@ func compare(b *testing.B, ops int, work func()) overhead {
 		rateOff: float64(ops) / median(offWall), rateOn: float64(ops) / median(onWall),
 		wallSlowdown: (median(onWall)/median(offWall) - 1) * 100,
 		eventsPerSec: median(evRate), lost: slices.Max(lost), eventsPerOperation: median(evOp),
+		sensorPerOp: median(sensorOp),
 	}
 	o.cpuSlowdown = (o.cpuOpOn/o.cpuOpOff - 1) * 100
 	if len(sensorEv) > 0 {
@@ -241,6 +244,7 @@ func compare(b *testing.B, ops int, work func()) overhead {
 	b.ReportMetric(o.lost, "lost-max")
 	b.ReportMetric(o.sensorPerEvent, "sensor-cpu-ns/event")
 	b.ReportMetric(o.bpfPerEvent, "bpf-ns/event")
+	b.ReportMetric(o.sensorPerOp, "sensor-cpu-ns/op")
 	b.Logf("per pair: cpu ns/op off %v on %v; wall s off %v on %v; sensor cpu ns/event %v (eBPF %v); lost %v",
 		fmtAll(offCPU), fmtAll(onCPU), fmtAll(offWall), fmtAll(onWall), fmtAll(sensorEv), fmtAll(bpfEv), lost)
 	return o
@@ -329,9 +333,9 @@ func summarizeExec(b *testing.B, results map[int]overhead, sat overhead) {
 		fmt.Fprintf(&w, "  no fixed rate sustained\n")
 	}
 	if results[targetExecRate].rateOff < 0.95*targetExecRate {
-		// Extrapolate from the sensor's CPU per exec (an exec is one
-		// event; other events per exec, e.g. the driver's, are counted in).
-		perExec := sat.sensorPerEvent * sat.eventsPerOperation
+		// Extrapolate from the sensor's CPU per exec (the eBPF programs'
+		// runs on the exec's other syscalls, opens of libraries, included).
+		perExec := sat.sensorPerOp
 		frac := perExec * targetExecRate / 1e9
 		fmt.Fprintf(&w, "  this machine cannot drive %d execs/s (%.0f/s saturated without the sensor); extrapolated: sensor CPU %.1f us per exec x %d/s = %.1f%% of one core",
 			targetExecRate, sat.rateOff, perExec/1e3, targetExecRate, frac*100)
