@@ -474,7 +474,9 @@ func TestLiveCluster(t *testing.T) {
 	}
 	c := sec.Context
 	if c.Pod != "api-7d9f-x1" || c.Namespace != "shop" || c.Image != image || c.ImageDigest != digest || c.WorkloadKind != "Deployment" || c.WorkloadName != "api" ||
-		c.ServiceAccount != "shop/reader" || !slices.ContainsFunc(c.ServiceAccountRisks, func(s string) bool { return strings.HasPrefix(s, "secrets-read: can read secrets in namespace billing") }) ||
+		c.ServiceAccount != "shop/reader" || !slices.ContainsFunc(c.ServiceAccountRisks, func(s string) bool {
+		return strings.HasPrefix(s, "secrets-read: can read secrets in namespace billing")
+	}) ||
 		!slices.Equal(c.Exposure, []string{"Ingress/api", "Service/api-lb type LoadBalancer"}) || c.Cluster != "envtest" {
 		t.Errorf("secret read context: %+v", c)
 	}
@@ -572,4 +574,5 @@ func mustBase64(b []byte) []byte {
 	base64Std.Encode(out, b)
 	return out
 }
+
 var base64Std = base64.StdEncoding

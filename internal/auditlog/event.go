@@ -45,15 +45,16 @@ type Event struct {
 	RequestReceivedTimestamp string `json:"requestReceivedTimestamp,omitempty"`
 	// StageTimestamp is when the stage was reached (RFC 3339).
 	StageTimestamp string `json:"stageTimestamp,omitempty"`
-	// Annotations hold the authorizer's decision and reason, admission
-	// annotations, etc.
-	Annotations map[string]string `json:"annotations,omitempty"`
+	// RawAnnotations hold the authorizer's decision and reason, admission
+	// annotations, etc., decoded on demand by Annotations.
+	RawAnnotations jsoniter.RawMessage `json:"annotations,omitempty"`
 
 	// usualReader is set by the Baseline for secret reads.
 	usualReader *bool
 	// objects caches decoded request and response objects.
 	reqObj, respObj map[string]any
 	reqErr, respErr error
+	annotations     map[string]string
 }
 
 // UserInfo is an authenticated identity.
@@ -120,9 +121,14 @@ const MaxEventSize = 8 << 20
 
 // DecodeEvent decodes one event (one line of a JSON-lines audit log).
 func DecodeEvent(data []byte, ev *Event) error {
-	*ev = Event{}
-	if err := codec.Unmarshal(data, ev); err != nil {
-		return decodeError(err)
+	return decodeEvent(data, ev, false)
+}
+
+// decodeEvent decodes one event; with alias, its raw request, response and
+// annotation bytes share data's memory.
+func decodeEvent(data []byte, ev *Event, alias bool) error {
+	if err := decodeFast(data, ev, alias); err != nil {
+		return err
 	}
 	return checkEvent(ev)
 }
@@ -137,36 +143,68 @@ func checkEvent(ev *Event) error {
 // DecodeList decodes a webhook body: an EventList (or a single Event),
 // reusing buf's events.
 func DecodeList(data []byte, buf []Event) ([]Event, error) {
-	var list EventList
-	list.Items = buf[:0]
-	if err := codec.Unmarshal(data, &list); err != nil {
-		return nil, decodeError(err)
-	}
-	if list.Kind == "" && len(list.Items) == 0 {
-		// An Event without kind (a log line) is one event; an empty list
-		// is none.
-		var ev Event
-		if DecodeEvent(data, &ev) == nil {
-			return append(buf[:0], ev), nil
-		}
-		return list.Items, nil
-	}
-	if list.Kind != "" && list.Kind != "EventList" {
-		if list.Kind == "Event" {
-			var ev Event
-			if err := DecodeEvent(data, &ev); err != nil {
-				return nil, err
+	out := buf[:0]
+	s := &scanner{b: data}
+	var kind string
+	isList := false
+	err := s.object(func(k string) (err error) {
+		switch k {
+		case "kind":
+			kind, err = s.optStr()
+		case "items":
+			isList = true
+			if s.null() {
+				return nil
 			}
-			return append(buf[:0], ev), nil
+			if !s.consume('[') {
+				return s.fail("items: expected an array")
+			}
+			if s.consume(']') {
+				return nil
+			}
+			for {
+				item, err := s.skip()
+				if err != nil {
+					return err
+				}
+				out = append(out, Event{})
+				if err := decodeFast(item, &out[len(out)-1], true); err != nil {
+					return fmt.Errorf("items[%d]: %w", len(out)-1, err)
+				}
+				if err := checkEvent(&out[len(out)-1]); err != nil {
+					return fmt.Errorf("items[%d]: %w", len(out)-1, err)
+				}
+				if s.consume(',') {
+					continue
+				}
+				if s.consume(']') {
+					return nil
+				}
+				return s.fail("items: expected ',' or ']'")
+			}
+		default:
+			_, err = s.skip()
 		}
-		return nil, fmt.Errorf("kind %s: want an audit.k8s.io/v1 EventList", list.Kind)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	for i := range list.Items {
-		if err := checkEvent(&list.Items[i]); err != nil {
-			return nil, fmt.Errorf("items[%d]: %w", i, err)
+	if s.ws(); s.i != len(s.b) {
+		return nil, s.fail("data after the list")
+	}
+	switch {
+	case kind == "EventList" || (kind == "" && isList):
+		return out, nil
+	case kind == "Event" || kind == "":
+		// A single event (a log line has no kind).
+		var ev Event
+		if err := DecodeEvent(data, &ev); err != nil {
+			return nil, err
 		}
+		return append(buf[:0], ev), nil
 	}
-	return list.Items, nil
+	return nil, fmt.Errorf("kind %s: want an audit.k8s.io/v1 EventList", kind)
 }
 
 // decodeError shortens jsoniter's errors (which quote the input) to one
@@ -234,6 +272,18 @@ func (ev *Event) Code() int {
 		return 0
 	}
 	return int(ev.ResponseStatus.Code)
+}
+
+// Annotations returns the event's annotations (an empty map when it has
+// none or they do not decode).
+func (ev *Event) Annotations() map[string]string {
+	if ev.annotations == nil {
+		ev.annotations = map[string]string{}
+		if len(ev.RawAnnotations) > 0 {
+			_ = codec.Unmarshal(ev.RawAnnotations, &ev.annotations)
+		}
+	}
+	return ev.annotations
 }
 
 // RequestObj returns the decoded request object (nil when there is none),

@@ -112,7 +112,9 @@ func Replay(ctx context.Context, r io.Reader, name string, fn Handler) (Stats, e
 		}
 		if len(bytes.TrimSpace(line)) > 0 {
 			st.Lines++
-			if derr := DecodeEvent(line, &ev); derr != nil {
+			// The line's buffer is reused for the next line only after fn
+			// returns: the event may share it.
+			if derr := decodeEvent(line, &ev, true); derr != nil {
 				st.fail(name, lr.line, derr)
 			} else {
 				st.Events++
@@ -175,7 +177,7 @@ func Follow(ctx context.Context, path string, opts FollowOptions, fn Handler) er
 		if len(bytes.TrimSpace(line)) == 0 {
 			return
 		}
-		if derr := DecodeEvent(line, &ev); derr != nil {
+		if derr := decodeEvent(line, &ev, true); derr != nil {
 			if opts.OnError != nil {
 				opts.OnError(report.InputError{File: path, Line: lr.line, Message: derr.Error()})
 			}

@@ -146,11 +146,7 @@ func (a *activation) resolve(name string) (ref.Val, bool) {
 			"code": int64(s.Code), "reason": s.Reason, "status": s.Status, "message": s.Message,
 		}), true
 	case "annotations":
-		m := ev.Annotations
-		if m == nil {
-			m = map[string]string{}
-		}
-		return types.NewStringStringMap(types.DefaultTypeAdapter, m), true
+		return types.NewStringStringMap(types.DefaultTypeAdapter, ev.Annotations()), true
 	case "requestObject":
 		m, _ := ev.RequestObj()
 		return types.NewStringInterfaceMap(types.DefaultTypeAdapter, m), true
@@ -163,19 +159,7 @@ func (a *activation) resolve(name string) (ref.Val, bool) {
 	return nil, false
 }
 
-func userVal(u *UserInfo) ref.Val {
-	groups := u.Groups
-	if groups == nil {
-		groups = []string{}
-	}
-	extra := map[string]any{}
-	for k, v := range u.Extra {
-		extra[k] = v
-	}
-	return types.NewStringInterfaceMap(types.DefaultTypeAdapter, map[string]any{
-		"username": u.Username, "uid": u.UID, "groups": groups, "extra": extra,
-	})
-}
+func userVal(u *UserInfo) ref.Val { return userMap{u: u} }
 
 // Parent implements interpreter.Activation.
 func (a *activation) Parent() interpreter.Activation { return nil }
@@ -207,7 +191,7 @@ func KeyFacts(ev *Event) map[string]string {
 	if c := ev.Code(); c != 0 {
 		m["code"] = strconv.Itoa(c)
 	}
-	set("decision", ev.Annotations["authorization.k8s.io/decision"])
-	set("reason", ev.Annotations["authorization.k8s.io/reason"])
+	set("decision", ev.Annotations()["authorization.k8s.io/decision"])
+	set("reason", ev.Annotations()["authorization.k8s.io/reason"])
 	return m
 }
