@@ -162,9 +162,8 @@ func Follow(ctx context.Context, path string, opts FollowOptions, fn Handler) er
 		return err
 	}
 	defer func() { f.Close() }()
-	var offset int64
 	if !opts.FromStart {
-		if offset, err = f.Seek(0, io.SeekEnd); err != nil {
+		if _, err := f.Seek(0, io.SeekEnd); err != nil {
 			return err
 		}
 	}
@@ -217,7 +216,7 @@ func Follow(ctx context.Context, path string, opts FollowOptions, fn Handler) er
 		if err != nil {
 			return err
 		}
-		offset = pos - int64(lr.r.Buffered())
+		offset := pos - int64(lr.r.Buffered())
 		rotated, kind, err := checkRotation(f, path, offset)
 		if err != nil {
 			return err

@@ -48,7 +48,7 @@ func (m userMap) asMap() traits.Mapper {
 		v, _ := m.field(k)
 		out[k] = v
 	}
-	return types.NewStringInterfaceMap(types.DefaultTypeAdapter, out).(traits.Mapper)
+	return types.NewStringInterfaceMap(types.DefaultTypeAdapter, out)
 }
 
 // Find implements traits.Mapper.

@@ -416,7 +416,7 @@ func runAuditFile(ctx context.Context, o *auditFileOptions, path string, streams
 	if err != nil {
 		return usageError("--fail-on: %v", err)
 	}
-	var in io.Reader = streams.In
+	in := streams.In
 	name := "-"
 	if path != "-" {
 		f, err := os.Open(path)

@@ -23,7 +23,7 @@ func Defaults(source string) ([]Rule, error) {
 	}
 	var out []Rule
 	for _, e := range entries {
-		if e.IsDir() || !(strings.HasSuffix(e.Name(), ".yaml") || strings.HasSuffix(e.Name(), ".yml")) {
+		if e.IsDir() || (!strings.HasSuffix(e.Name(), ".yaml") && !strings.HasSuffix(e.Name(), ".yml")) {
 			continue
 		}
 		name := path.Join(dir, e.Name())

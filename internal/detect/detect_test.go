@@ -166,7 +166,7 @@ func TestParseAndCompileErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"unknown field", base + "conditon: x\n", "f.yaml:8: unknown field \"conditon\""},
+		{"unknown field", base + "condtion: x\n", "f.yaml:8: unknown field \"condtion\""},
 		{"unknown match field", base + "match:\n  verb: [get]\n", "f.yaml:9: unknown field \"verb\""},
 		{"unknown dedupe field", base + "dedupe: {key: [x]}\n", "f.yaml:8: unknown field \"key\""},
 		{"bad severity", strings.Replace(base, "high", "urgent", 1), "f.yaml:3"},

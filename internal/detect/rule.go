@@ -179,7 +179,7 @@ func decodeRule(name string, n *yaml.Node) (Rule, error) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if k, v := n.Content[i], n.Content[i+1]; k.Value == "severity" {
 			if _, err := control.ParseSeverity(v.Value); err != nil {
-				return Rule{}, fmt.Errorf("%s:%d: %v", name, v.Line, err)
+				return Rule{}, fmt.Errorf("%s:%d: %w", name, v.Line, err)
 			}
 		}
 	}

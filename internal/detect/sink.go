@@ -64,8 +64,9 @@ func (s *JSONLines) Send(a *Alert) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.w.Write(b)
-	s.w.WriteByte('\n')
+	if _, err := s.w.Write(append(b, '\n')); err != nil {
+		return err
+	}
 	return s.w.Flush()
 }
 
