@@ -82,7 +82,7 @@ func TestAuditReplay(t *testing.T) {
 	var res struct {
 		Findings []struct {
 			Control, Severity, Status, Message string
-			Source                            struct {
+			Source                             struct {
 				File string
 				Line int
 			}
