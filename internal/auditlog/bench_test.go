@@ -169,9 +169,10 @@ func BenchmarkReplay(b *testing.B) {
 
 // BenchmarkServeOverload posts EventLists of 400 events (the API server's
 // default batch size) over loopback TLS from 8 clients as fast as they go
-// to a server with a 10,000-event queue and one worker running the default
-// rules, and reports received, processed and dropped events (which must add
-// up exactly).
+// to a server with one worker running the default rules and a queue of
+// 1,000 events (smaller than the clients' bursts of 3,200, so that it
+// overflows) and of 100,000 (the default), and reports received, processed
+// and dropped events, which must add up exactly.
 func BenchmarkServeOverload(b *testing.B) {
 	pool, _ := variedPool(b)
 	lines := pool[:2000]
@@ -181,9 +182,17 @@ func BenchmarkServeOverload(b *testing.B) {
 		bodies[i] = eventList(lines, i*400, 400)
 	}
 	for b.Loop() {
+		for _, queue := range []int{1000, 100000} {
+			overload(b, rs, bodies, queue)
+		}
+	}
+}
+
+func overload(b *testing.B, rs *detect.RuleSet, bodies [][]byte, queue int) {
+	{
 		disp := detect.NewDispatcher(detect.NewDeduper(time.Minute, detect.Cooldowns(rs.Rules()), 0), nil)
 		det := NewDetector(rs, &Enricher{}, nil, disp, nil, nil)
-		srv := NewServer(func(ev *Event) { _ = det.Process(ev, nil) }, ServerOptions{Queue: 10000, Workers: 1})
+		srv := NewServer(func(ev *Event) { _ = det.Process(ev, nil) }, ServerOptions{Queue: queue, Workers: 1})
 		ts := httptest.NewTLSServer(srv.Handler())
 		const clients, perClient = 8, 50
 		start := time.Now()
@@ -217,11 +226,12 @@ func BenchmarkServeOverload(b *testing.B) {
 		if c.Received != sent || c.Processed+c.Dropped != sent {
 			b.Fatalf("sent %d: %+v; want received = processed + dropped = sent", sent, c)
 		}
-		b.ReportMetric(float64(sent)/posted.Seconds(), "events-accepted/s")
-		b.ReportMetric(float64(c.Dropped), "dropped")
-		b.ReportMetric(float64(c.Processed), "processed")
-		fmt.Fprintf(os.Stderr, "overload: sent %d events in %s (%.0f events/s accepted); processed %d, dropped %d (received = processed + dropped: %v)\n",
-			sent, posted.Round(time.Millisecond), float64(sent)/posted.Seconds(), c.Processed, c.Dropped, c.Received == c.Processed+c.Dropped)
+		q := strconv.Itoa(queue)
+		b.ReportMetric(float64(sent)/posted.Seconds(), "events-accepted/s-queue-"+q)
+		b.ReportMetric(float64(c.Dropped), "dropped-queue-"+q)
+		b.ReportMetric(float64(c.Processed), "processed-queue-"+q)
+		fmt.Fprintf(os.Stderr, "overload (queue %d, 1 worker): sent %d events in %s (%.0f events/s accepted); received %d = processed %d + dropped %d: %v\n",
+			queue, sent, posted.Round(time.Millisecond), float64(sent)/posted.Seconds(), c.Received, c.Processed, c.Dropped, c.Received == c.Processed+c.Dropped)
 	}
 }
 
