@@ -26,6 +26,11 @@
 //     ServiceAccount.secrets references it can see). Any other kind that fails
 //     or is forbidden becomes one InputError naming the endpoint and the
 //     reason, and the rest of the scan completes.
+//   - Full objects are read as raw JSON pages (Client.REST, Accept:
+//     application/json) and decoded by internal/k8s/fastjson in one pass
+//     into the same values client-go's dynamic client yields, several
+//     times faster than the dynamic client's decoding; only items, the
+//     continue token and the resourceVersion of a page are kept.
 //   - Every LIST is paginated (Options.PageSize, default 500, with the
 //     continue token) and the (kind, namespace) lists run in parallel
 //     (Options.Parallelism, default 8).
@@ -49,8 +54,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +72,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/rampart-dev/rampart/internal/k8s"
+	"github.com/rampart-dev/rampart/internal/k8s/fastjson"
 	"github.com/rampart-dev/rampart/internal/load"
 	"github.com/rampart-dev/rampart/internal/oneline"
 )
@@ -152,7 +160,11 @@ type Client struct {
 	Context string
 	// Server is the API server URL (Source.Server).
 	Server string
-	// Dynamic lists full objects.
+	// REST, when set, lists full objects as raw JSON pages decoded by
+	// fastjson; it must decode API errors as the dynamic client does (New
+	// builds it with the dynamic client's settings).
+	REST rest.Interface
+	// Dynamic lists full objects when REST is nil.
 	Dynamic dynamic.Interface
 	// Metadata lists object metadata only (Secrets).
 	Metadata metadata.Interface
@@ -172,6 +184,10 @@ func New(cfg *rest.Config, contextName string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
 	}
+	raw, err := rest.UnversionedRESTClientForConfigAndClient(rawConfig(cfg), hc)
+	if err != nil {
+		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
+	}
 	md, err := metadata.NewForConfigAndClient(cfg, hc)
 	if err != nil {
 		return nil, fmt.Errorf("client for %s: %w", cfg.Host, err)
@@ -183,6 +199,7 @@ func New(cfg *rest.Config, contextName string) (*Client, error) {
 	return &Client{
 		Context:   contextName,
 		Server:    cfg.Host,
+		REST:      raw,
 		Dynamic:   dyn,
 		Metadata:  md,
 		Discovery: disco,
@@ -193,6 +210,20 @@ func New(cfg *rest.Config, contextName string) (*Client, error) {
 		},
 	}, nil
 }
+
+// rawConfig is the configuration of Client.REST: the dynamic client's
+// (its serializer decodes API errors into the same *errors.StatusError),
+// accepting JSON only.
+func rawConfig(cfg *rest.Config) *rest.Config {
+	c := dynamic.ConfigFor(cfg)
+	c.GroupVersion = nil
+	c.APIPath = ""
+	c.ContentType = jsonType
+	c.AcceptContentTypes = jsonType
+	return c
+}
+
+const jsonType = "application/json"
 
 // UnreachableError says the API server could not be reached or refused the
 // scanner before any object was listed.
@@ -449,6 +480,9 @@ func (c *Client) list(ctx context.Context, t task, pageSize int64, f *filter, g 
 		if next == "" {
 			return nil
 		}
+		if next == lo.Continue {
+			return errors.New("the server sent the same continue token again")
+		}
 		lo.Continue = next
 	}
 }
@@ -480,6 +514,9 @@ func (c *Client) pager(t task) func(ctx context.Context, lo metav1.ListOptions) 
 			return out, l.Continue, nil
 		}
 	}
+	if c.REST != nil {
+		return c.rawPager(t, apiVersion)
+	}
 	var ri dynamic.ResourceInterface = c.Dynamic.Resource(gvr)
 	if t.namespace != "" {
 		ri = c.Dynamic.Resource(gvr).Namespace(t.namespace)
@@ -496,6 +533,39 @@ func (c *Client) pager(t task) func(ctx context.Context, lo metav1.ListOptions) 
 			out = append(out, content)
 		}
 		return out, l.GetContinue(), nil
+	}
+}
+
+// rawPager returns the function that lists one page of t through c.REST
+// and decodes it with fastjson: items, continue token and nothing else.
+func (c *Client) rawPager(t task, apiVersion string) func(ctx context.Context, lo metav1.ListOptions) ([]map[string]any, string, error) {
+	path := c.path(t.res, t.version, t.namespace)
+	dec := fastjson.NewDecoder() // one per LIST: pages are read in turn
+	return func(ctx context.Context, lo metav1.ListOptions) ([]map[string]any, string, error) {
+		req := c.REST.Get().AbsPath(path).SetHeader("Accept", jsonType)
+		if lo.Limit > 0 {
+			req = req.Param("limit", strconv.FormatInt(lo.Limit, 10))
+		}
+		if lo.Continue != "" {
+			req = req.Param("continue", lo.Continue)
+		}
+		var ct string
+		res := req.Do(ctx).ContentType(&ct)
+		if err := res.Error(); err != nil { // an API Status as *errors.StatusError
+			return nil, "", err
+		}
+		body, _ := res.Raw()
+		if mt, _, _ := mime.ParseMediaType(ct); mt != jsonType {
+			return nil, "", fmt.Errorf("the server answered %q, not JSON", ct)
+		}
+		l, err := dec.DecodeList(body)
+		if err != nil {
+			return nil, "", fmt.Errorf("decoding the list: %w", err)
+		}
+		for _, content := range l.Items {
+			content["apiVersion"], content["kind"] = apiVersion, t.res.Kind
+		}
+		return l.Items, l.Continue, nil
 	}
 }
 
@@ -520,7 +590,7 @@ func (c *Client) add(content map[string]any, f *filter, emit func(*k8s.Object)) 
 	if !f.keep(ns) {
 		return
 	}
-	// client-go's unstructured decoding already yields int64 and float64.
+	// fastjson and client-go's unstructured decoding yield int64 and float64.
 	obj := k8s.NewObject(content, k8s.Source{
 		File:            "cluster:" + c.Context,
 		Cluster:         c.Context,
@@ -532,8 +602,12 @@ func (c *Client) add(content map[string]any, f *filter, emit func(*k8s.Object)) 
 
 // endpoint is the URL of a LIST, used as the File of its errors.
 func (c *Client) endpoint(r Resource, version, namespace string) string {
+	return strings.TrimSuffix(c.Server, "/") + c.path(r, version, namespace)
+}
+
+// path is the absolute path of a LIST.
+func (c *Client) path(r Resource, version, namespace string) string {
 	var b strings.Builder
-	b.WriteString(strings.TrimSuffix(c.Server, "/"))
 	if r.Group == "" {
 		b.WriteString("/api/" + version)
 	} else {
