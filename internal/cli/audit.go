@@ -76,7 +76,7 @@ func (o *auditOptions) addRuleFlags(cmd *cobra.Command) {
 func (o *auditOptions) addFlags(cmd *cobra.Command) {
 	o.addRuleFlags(cmd)
 	f := cmd.Flags()
-	f.StringArrayVar(&o.sinks, "sink", nil, "where alerts go: stdout, file:PATH (JSON lines, appended, mode 0600) or webhook:URL (https; JSON POST with retries) (repeatable; default stdout)")
+	f.StringArrayVar(&o.sinks, "sink", nil, "where alerts go: stdout, file:PATH (JSON lines, appended, mode 0600), webhook:URL (https; JSON POST with retries) or slack:URL (the same with a Slack-compatible body) (repeatable; default stdout)")
 	f.BoolVar(&o.slack, "slack", false, "post Slack-compatible bodies ({\"text\": ...}) to webhook sinks")
 	f.StringVar(&o.sinkCA, "sink-ca", "", "CA bundle (PEM) trusted for webhook sinks, in addition to the system roots")
 	f.DurationVar(&o.cooldown, "cooldown", detect.DefaultCooldown, "default dedupe cooldown: repeats of an alert within it are counted into one emission")
@@ -221,19 +221,19 @@ func openSinks(specs []string, o *auditOptions, streams IO, log *slog.Logger, me
 				return fail(usageError("--sink %s: %v", spec, err))
 			}
 			out = append(out, s)
-		case "webhook":
+		case "webhook", "slack":
 			client, err := sinkClient(o.sinkCA)
 			if err != nil {
 				return fail(err)
 			}
-			s, err := detect.NewWebhook(arg, detect.WebhookOptions{Slack: o.slack, Client: client, Log: log,
+			s, err := detect.NewWebhook(arg, detect.WebhookOptions{Slack: o.slack || kind == "slack", Client: client, Log: log,
 				OnDrop: func() { metrics.SinkErrors.WithLabelValues("webhook").Inc() }})
 			if err != nil {
 				return fail(usageError("--sink: %v", err))
 			}
 			out = append(out, s)
 		default:
-			return fail(usageError("--sink %q: want stdout, file:PATH or webhook:URL", spec))
+			return fail(usageError("--sink %q: want stdout, file:PATH, webhook:URL or slack:URL", spec))
 		}
 	}
 	return out, nil

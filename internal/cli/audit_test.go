@@ -138,7 +138,7 @@ func TestAuditUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"serve without TLS", []string{"audit", "serve", "--no-cluster"}, "TLS only"},
-		{"bad sink", []string{"audit", "file", capturedAudit, "--replay", "--no-cluster", "--sink", "kafka:x"}, "want stdout, file:PATH or webhook:URL"},
+		{"bad sink", []string{"audit", "file", capturedAudit, "--replay", "--no-cluster", "--sink", "kafka:x"}, "want stdout, file:PATH, webhook:URL or slack:URL"},
 		{"http webhook sink", []string{"audit", "file", capturedAudit, "--replay", "--no-cluster", "--sink", "webhook:http://example.com/hook"}, "must be https"},
 		{"missing file", []string{"audit", "file", "/nonexistent/audit.log", "--replay", "--no-cluster"}, "/nonexistent/audit.log"},
 		{"follow stdin", []string{"audit", "file", "-", "--no-cluster"}, "--replay"},
