@@ -66,6 +66,7 @@ type auditOptions struct {
 	noCluster     bool
 	secretReaders []string
 	learn         time.Duration
+	vulns         []string
 	logFormat     string
 }
 
@@ -85,6 +86,7 @@ func (o *auditOptions) addFlags(cmd *cobra.Command) {
 	f.BoolVar(&o.noCluster, "no-cluster", false, "do not read the cluster: alerts carry only what the event holds")
 	f.StringArrayVar(&o.secretReaders, "secret-reader", nil, "usual reader of secrets, in addition to the defaults: a user name pattern (system:serviceaccount:ns:*) or group:NAME (repeatable)")
 	f.DurationVar(&o.learn, "secret-baseline", 0, "learn the usual readers of each namespace's secrets during this much event time from the first secret read (0: allow-list and the namespace's own workloads only)")
+	f.StringArrayVar(&o.vulns, "vulns", nil, "JSON report of rampart image --vulns: alerts on pods running its images carry their vulnerability counts (repeatable)")
 	f.StringVar(&o.logFormat, "log-format", "json", "log format: json|text")
 }
 
@@ -171,6 +173,14 @@ func newAuditPipeline(ctx context.Context, o *auditOptions, streams IO, log *slo
 	disp := detect.NewDispatcher(detect.NewDeduper(o.cooldown, detect.Cooldowns(rs.Rules()), 0), sinks, opts...)
 	p := &auditPipeline{rules: rs, metrics: metrics, disp: disp}
 	enricher := &auditlog.Enricher{}
+	if len(o.vulns) > 0 {
+		v, err := auditlog.LoadVulnReports(o.vulns...)
+		if err != nil {
+			_ = disp.Close()
+			return nil, usageError("%v", err)
+		}
+		enricher.Vulns = v
+	}
 	baseline := &auditlog.Baseline{Allow: append(append([]string{}, auditlog.DefaultSecretReaders...), o.secretReaders...), Learn: o.learn}
 	if !o.noCluster {
 		rc, name, kerr := RESTConfig(o.kubeconfig, o.context)

@@ -153,3 +153,31 @@ func TestAuditUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestAuditReplayVulns(t *testing.T) {
+	dir := t.TempDir()
+	rep := filepath.Join(dir, "vulns.json")
+	os.WriteFile(rep, []byte(`{"schemaVersion":"1","findings":[{"control":"image-critical-vulnerabilities","severity":"critical","status":"fail","object":{"kind":"Image","name":"docker.io/library/busybox:1.36"}}]}`), 0o600)
+	sink := filepath.Join(dir, "alerts.jsonl")
+	code, _, errOut := runCLI("audit", "file", capturedAudit, "--replay", "--no-cluster", "-o", "json", "--output", filepath.Join(dir, "r.json"), "--sink", "file:"+sink, "--vulns", rep)
+	if code != ExitFindings {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	data, _ := os.ReadFile(sink)
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var a detect.Alert
+		if err := json.Unmarshal([]byte(line), &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.Rule == "audit-pod-privileged" {
+			found = true
+			if a.Context.Vulnerabilities["critical"] != 1 || a.Context.Image != "docker.io/library/busybox:1.36" {
+				t.Errorf("privileged pod alert context %+v: want 1 critical vulnerability of busybox", a.Context)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no privileged pod alert")
+	}
+}
