@@ -22,7 +22,7 @@ func LoadVulnReports(paths ...string) (VulnCounts, error) {
 		}
 		var res report.Result
 		if err := json.Unmarshal(data, &res); err != nil {
-			return nil, fmt.Errorf("--vulns %s: not a rampart JSON report: %s", p, decodeError(err))
+			return nil, fmt.Errorf("--vulns %s: not a rampart JSON report: %w", p, decodeError(err))
 		}
 		for _, f := range res.Findings {
 			if f.Object.Kind != "Image" || f.Status != "fail" {
