@@ -234,7 +234,7 @@ func runSensor(ctx context.Context, o *SensorOptions, streams IO) error {
 		defer func() { _ = srv.Close() }()
 	}
 
-	s, err := sensor.Open()
+	s, err := sensor.OpenWith(o.ProcRoot)
 	if err != nil {
 		return &ExitError{Code: ExitUsage, Message: oneline.Err(err)}
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -87,7 +89,13 @@ type Sensor struct {
 // tracefs when it is not mounted. Probes whose hook this kernel lacks and
 // that are optional (module loads) are listed by Unsupported; any other
 // failure is an error naming the probe.
-func Open() (*Sensor, error) {
+func Open() (*Sensor, error) { return OpenWith("/proc") }
+
+// OpenWith is Open for a sensor that sees the host's /proc at procRoot
+// (a container with the host's /proc mounted, as the DaemonSet has): the
+// eBPF programs see host process IDs, so the sensor drops its own events
+// by its ID in the host's PID namespace, read from procRoot/self.
+func OpenWith(procRoot string) (*Sensor, error) {
 	if err := rlimit.RemoveMemlock(); err != nil {
 		return nil, fmt.Errorf("removing the memlock rlimit (needs CAP_SYS_RESOURCE): %s", oneline.Err(err))
 	}
@@ -98,7 +106,7 @@ func Open() (*Sensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the embedded eBPF object: %w", err)
 	}
-	if err := spec.Variables[bpf.SensorVarSelfTgid].Set(uint32(os.Getpid())); err != nil {
+	if err := spec.Variables[bpf.SensorVarSelfTgid].Set(SelfPID(procRoot)); err != nil {
 		return nil, fmt.Errorf("setting self_tgid: %w", err)
 	}
 	if err := spec.Variables[bpf.SensorVarWakeupBytes].Set(uint64(WakeupBytes)); err != nil {
@@ -264,4 +272,17 @@ func (s *Sensor) KernelTime() (time.Duration, uint64, error) {
 		runs += st.RunCount
 	}
 	return total, runs, nil
+}
+
+// SelfPID returns this process's ID as the procfs mounted at procRoot
+// numbers it: procRoot/self resolves in the PID namespace of that procfs,
+// so with the host's /proc mounted in a container it is the host PID that
+// eBPF programs see. It falls back to os.Getpid().
+func SelfPID(procRoot string) uint32 {
+	if target, err := os.Readlink(filepath.Join(procRoot, "self")); err == nil {
+		if pid, err := strconv.ParseUint(target, 10, 32); err == nil && pid > 0 {
+			return uint32(pid)
+		}
+	}
+	return uint32(os.Getpid())
 }
