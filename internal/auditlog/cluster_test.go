@@ -28,6 +28,7 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	authnv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -375,7 +376,21 @@ func TestLiveCluster(t *testing.T) {
 	pathType := networkingv1.PathTypePrefix
 	must(a.NetworkingV1().Ingresses("shop").Create(ctx, &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "api"}, Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "shop.example", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &pathType, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "api-lb", Port: networkingv1.ServiceBackendPort{Number: 443}}}}}}}}}}}, bg))
 
-	eventually(t, "the inventory to hold the pod, Service, Ingress and RBAC", func() bool {
+	// A CronJob → Job → Pod chain.
+	cj := must(a.BatchV1().CronJobs("shop").Create(ctx, &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "nightly"}, Spec: batchv1.CronJobSpec{Schedule: "0 3 * * *",
+		JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "job", Image: "docker.io/library/alpine:3.20"}}}}}}}}, bg))
+	job := must(a.BatchV1().Jobs("shop").Create(ctx, &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "nightly-29000000", OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: cj.Name, UID: cj.UID, Controller: ptr(true)}}},
+		Spec: batchv1.JobSpec{Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"job": "nightly"}}, Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "job", Image: "docker.io/library/alpine:3.20"}}}}}}, bg))
+	jobPod := must(a.CoreV1().Pods("shop").Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "nightly-29000000-abcde", Labels: map[string]string{"job": "nightly"}, OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "Job", Name: job.Name, UID: job.UID, Controller: ptr(true)}}},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "job", Image: "docker.io/library/alpine:3.20"}}}}, bg))
+
+	eventually(t, "the inventory to hold the pods, Service, Ingress, Job and RBAC", func() bool {
+		if _, ok := l.inv.Pod("shop", jobPod.Name); !ok {
+			return false
+		}
+		if k, _ := l.inv.Workload(jobPod); k != "CronJob" {
+			return false
+		}
 		_, ok := l.inv.Pod("shop", "api-7d9f-x1")
 		return ok && len(l.inv.Exposure(pod)) == 2 && len(l.inv.Risks("shop", "reader")) >= 3
 	})
@@ -421,6 +436,11 @@ func TestLiveCluster(t *testing.T) {
 	// without permission (the pod has no node: the API server answers an
 	// error after authorizing, which is what the rules read).
 	intern := l.env.AddUser(t, "intern").Clientset(t)
+	{
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_ = a.CoreV1().RESTClient().Post().Namespace("shop").Resource("pods").Name(jobPod.Name).SubResource("attach").Param("stdout", "true").Do(sctx).Error()
+		cancel()
+	}
 	for _, c := range []*kubernetes.Clientset{a, intern} {
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_ = c.CoreV1().RESTClient().Post().Namespace("shop").Resource("pods").Name(pod.Name).SubResource("exec").Param("command", "id").Param("container", "api").Param("stdout", "true").Do(sctx).Error()
@@ -494,9 +514,15 @@ func TestLiveCluster(t *testing.T) {
 		t.Errorf("anonymous alert: %+v", anonA)
 	}
 	// The other default rules.
-	exec := al.wait(t, "the exec", func(x *detect.Alert) bool { return x.Rule == "audit-pod-exec" })
+	exec := al.wait(t, "the exec", func(x *detect.Alert) bool { return x.Rule == "audit-pod-exec" && x.Context.Pod == "api-7d9f-x1" })
 	if exec.Context.Pod != "api-7d9f-x1" || exec.Context.Container != "api" || exec.Context.Image != image || exec.Context.WorkloadKind != "Deployment" || exec.Event["user"] != "admin" || !strings.Contains(exec.Output, "command id") {
 		t.Errorf("exec alert: output %q context %+v", exec.Output, exec.Context)
+	}
+	att := al.wait(t, "the attach to the CronJob's pod", func(x *detect.Alert) bool {
+		return x.Rule == "audit-pod-exec" && x.Context.Pod == jobPod.Name
+	})
+	if att.Context.WorkloadKind != "CronJob" || att.Context.WorkloadName != "nightly" || att.Context.Image != "docker.io/library/alpine:3.20" || !strings.Contains(att.Output, "ran attach") {
+		t.Errorf("attach alert: output %q context %+v", att.Output, att.Context)
 	}
 	al.wait(t, "the port-forward", func(x *detect.Alert) bool { return x.Rule == "audit-pod-portforward" && x.Event["user"] == "admin" })
 	ks := al.wait(t, "the kube-system pod", func(x *detect.Alert) bool { return x.Rule == "audit-pod-kube-system-non-system-user" })

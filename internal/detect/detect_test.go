@@ -340,3 +340,25 @@ func TestDefaultsParse(t *testing.T) {
 		}
 	}
 }
+
+// TestCostLimit stops a rule whose comprehension would run away: the event
+// does not match and the error is counted.
+func TestCostLimit(t *testing.T) {
+	rs := compileToy(t, `
+- id: runaway
+  title: Runaway
+  severity: low
+  mitre: [T1499]
+  source: audit
+  condition: user.groups.all(a, user.groups.all(b, user.groups.all(c, a + b + c != "x")))
+  output: never
+`)
+	groups := make([]string, 200)
+	for i := range groups {
+		groups[i] = strings.Repeat("g", i%7)
+	}
+	ms, err := rs.Eval(&toyEvent{Verb: "get", Resource: "pods", User: "u", Groups: groups}, nil)
+	if err == nil || !strings.Contains(err.Error(), "runaway") || len(ms) != 0 {
+		t.Fatalf("matches %v, error %v: want the cost limit to stop the rule", ms, err)
+	}
+}
