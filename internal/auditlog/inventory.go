@@ -45,8 +45,11 @@ func NewInventory(cs kubernetes.Interface, log *slog.Logger) *Inventory {
 	}
 	inv := &Inventory{factory: informers.NewSharedInformerFactory(cs, 0), log: log}
 	f := inv.factory
-	// Register every informer before Start.
-	f.Core().V1().Pods().Informer()
+	// Register every informer before Start; pods are indexed by
+	// ServiceAccount for the usual-secret-reader baseline.
+	if err := f.Core().V1().Pods().Informer().AddIndexers(cache.Indexers{saIndex: podServiceAccount}); err != nil {
+		log.Error("inventory: pod index", "error", err)
+	}
 	f.Core().V1().Services().Informer()
 	f.Core().V1().ServiceAccounts().Informer()
 	f.Apps().V1().ReplicaSets().Informer()
@@ -197,18 +200,21 @@ func (inv *Inventory) Exposure(pod *corev1.Pod) []string {
 	return out
 }
 
+// saIndex indexes pods by namespace/ServiceAccount.
+const saIndex = "serviceAccount"
+
+func podServiceAccount(obj any) ([]string, error) {
+	p, ok := obj.(*corev1.Pod)
+	if !ok {
+		return nil, nil
+	}
+	return []string{p.Namespace + "/" + cmp.Or(p.Spec.ServiceAccountName, "default")}, nil
+}
+
 // PodServiceAccount implements Lookup.
 func (inv *Inventory) PodServiceAccount(ns, sa string) bool {
-	pods, err := inv.factory.Core().V1().Pods().Lister().Pods(ns).List(labels.Everything())
-	if err != nil {
-		return false
-	}
-	for _, p := range pods {
-		if cmp.Or(p.Spec.ServiceAccountName, "default") == sa {
-			return true
-		}
-	}
-	return false
+	pods, err := inv.factory.Core().V1().Pods().Informer().GetIndexer().ByIndex(saIndex, ns+"/"+sa)
+	return err == nil && len(pods) > 0
 }
 
 // Risks implements Lookup: the ServiceAccount's risky permissions
