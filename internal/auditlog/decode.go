@@ -76,6 +76,12 @@ func (s *scanner) str() (string, error) {
 	}
 	start := s.i + 1
 	for j := start; j < len(s.b); j++ {
+		for j < len(s.b) && !strStop[s.b[j]] {
+			j++
+		}
+		if j >= len(s.b) {
+			break
+		}
 		c := s.b[j]
 		switch {
 		case c == '"':
@@ -116,8 +122,24 @@ func (s *scanner) escaped(start int) (string, error) {
 
 // stringEnd returns the index of the quote closing a string whose content
 // starts at start.
+// strStop marks the bytes that end the plain run of a JSON string: the
+// closing quote, a backslash and control characters.
+var strStop = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	t['"'], t['\\'] = true, true
+	return t
+}()
+
 func stringEnd(b []byte, start int) (int, error) {
 	for j := start; j < len(b); j++ {
+		for j < len(b) && !strStop[b[j]] { // most bytes: one table load
+			j++
+		}
+		if j >= len(b) {
+			break
+		}
 		switch c := b[j]; {
 		case c == '\\':
 			j++
