@@ -57,9 +57,7 @@ See docs/audit.md for wiring the API server (deploy/audit/audit-policy.yaml).`,
 // auditOptions are the flags shared by the audit subcommands.
 type auditOptions struct {
 	rules         []string
-	sinks         []string
-	slack         bool
-	sinkCA        string
+	sinks         sinkFlags
 	cooldown      time.Duration
 	kubeconfig    string
 	context       string
@@ -77,9 +75,7 @@ func (o *auditOptions) addRuleFlags(cmd *cobra.Command) {
 func (o *auditOptions) addFlags(cmd *cobra.Command) {
 	o.addRuleFlags(cmd)
 	f := cmd.Flags()
-	f.StringArrayVar(&o.sinks, "sink", nil, "where alerts go: stdout, file:PATH (JSON lines, appended, mode 0600), webhook:URL (https; JSON POST with retries) or slack:URL (the same with a Slack-compatible body) (repeatable; default stdout)")
-	f.BoolVar(&o.slack, "slack", false, "post Slack-compatible bodies ({\"text\": ...}) to webhook sinks")
-	f.StringVar(&o.sinkCA, "sink-ca", "", "CA bundle (PEM) trusted for webhook sinks, in addition to the system roots")
+	o.sinks.addFlags(cmd)
 	f.DurationVar(&o.cooldown, "cooldown", detect.DefaultCooldown, "default dedupe cooldown: repeats of an alert within it are counted into one emission")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig for alert context (default $KUBECONFIG, ~/.kube/config, then in-cluster)")
 	f.StringVar(&o.context, "context", "", "kubeconfig context")
@@ -158,11 +154,7 @@ func newAuditPipeline(ctx context.Context, o *auditOptions, streams IO, log *slo
 	if err := metrics.AddRuleSet(rs); err != nil {
 		return nil, err
 	}
-	specs := o.sinks
-	if len(specs) == 0 && defaultSink {
-		specs = []string{"stdout"}
-	}
-	sinks, err := openSinks(specs, o, streams, log, metrics)
+	sinks, err := o.sinks.open(defaultSink, streams, log, metrics)
 	if err != nil {
 		return nil, err
 	}
@@ -208,8 +200,28 @@ func newAuditPipeline(ctx context.Context, o *auditOptions, streams IO, log *slo
 	return p, nil
 }
 
-// openSinks opens the --sink specifications.
-func openSinks(specs []string, o *auditOptions, streams IO, log *slog.Logger, metrics *detect.Metrics) ([]detect.Sink, error) {
+// sinkFlags are the alert sink flags shared by rampart audit and rampart
+// sensor.
+type sinkFlags struct {
+	specs  []string
+	slack  bool
+	caFile string
+}
+
+func (sf *sinkFlags) addFlags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringArrayVar(&sf.specs, "sink", nil, "where alerts go: stdout, file:PATH (JSON lines, appended, mode 0600), webhook:URL (https; JSON POST with retries) or slack:URL (the same with a Slack-compatible body) (repeatable; default stdout)")
+	f.BoolVar(&sf.slack, "slack", false, "post Slack-compatible bodies ({\"text\": ...}) to webhook sinks")
+	f.StringVar(&sf.caFile, "sink-ca", "", "CA bundle (PEM) trusted for webhook sinks, in addition to the system roots")
+}
+
+// open opens the --sink specifications (stdout when none is given and
+// defaultStdout); a webhook sink's drops count in metrics.
+func (sf *sinkFlags) open(defaultStdout bool, streams IO, log *slog.Logger, metrics *detect.Metrics) ([]detect.Sink, error) {
+	specs := sf.specs
+	if len(specs) == 0 && defaultStdout {
+		specs = []string{"stdout"}
+	}
 	var out []detect.Sink
 	fail := func(err error) ([]detect.Sink, error) {
 		for _, s := range out {
@@ -232,11 +244,11 @@ func openSinks(specs []string, o *auditOptions, streams IO, log *slog.Logger, me
 			}
 			out = append(out, s)
 		case "webhook", "slack":
-			client, err := sinkClient(o.sinkCA)
+			client, err := sinkClient(sf.caFile)
 			if err != nil {
 				return fail(err)
 			}
-			s, err := detect.NewWebhook(arg, detect.WebhookOptions{Slack: o.slack || kind == "slack", Client: client, Log: log,
+			s, err := detect.NewWebhook(arg, detect.WebhookOptions{Slack: sf.slack || kind == "slack", Client: client, Log: log,
 				OnDrop: func() { metrics.SinkErrors.WithLabelValues("webhook").Inc() }})
 			if err != nil {
 				return fail(usageError("--sink: %v", err))

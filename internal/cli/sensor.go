@@ -27,7 +27,7 @@ import (
 // SensorOptions are the flags of `rampart sensor run`.
 type SensorOptions struct {
 	Rules           []string
-	Sinks           []string
+	Sinks           sinkFlags
 	KubeletURL      string
 	KubeletToken    string
 	KubeletCA       string
@@ -89,7 +89,7 @@ Prometheus metrics are served over TLS at /metrics (--tls-cert-file,
 	}
 	f := cmd.Flags()
 	f.StringSliceVar(&o.Rules, "rules", nil, "rule files or directories added to (or overriding by ID) the default sensor rules")
-	f.StringArrayVar(&o.Sinks, "sink", nil, "alert sink: stdout, file:PATH, webhook:URL or slack:URL (repeatable; default stdout)")
+	o.Sinks.addFlags(cmd)
 	f.StringVar(&o.KubeletURL, "kubelet-url", "", "kubelet base URL for pod names and images (/pods), e.g. https://$NODE_IP:10250; empty: container IDs and pod UIDs only")
 	f.StringVar(&o.KubeletToken, "kubelet-token-file", "", "bearer token file for the kubelet (the ServiceAccount token)")
 	f.StringVar(&o.KubeletCA, "kubelet-ca", "", "CA bundle that verifies the kubelet's serving certificate")
@@ -123,38 +123,6 @@ func sensorRules(paths []string) ([]detect.Rule, error) {
 	return detect.Merge(rules, user)
 }
 
-// buildSensorSinks opens the --sink values.
-func buildSensorSinks(specs []string, streams IO, log *slog.Logger, m *detect.Metrics) ([]detect.Sink, error) {
-	if len(specs) == 0 {
-		specs = []string{"stdout"}
-	}
-	var sinks []detect.Sink
-	for _, s := range specs {
-		kind, arg, _ := strings.Cut(s, ":")
-		var sink detect.Sink
-		var err error
-		switch kind {
-		case "stdout":
-			sink = detect.NewJSONLines("stdout", streams.Out)
-		case "file":
-			sink, err = detect.OpenFile(arg)
-		case "webhook", "slack":
-			sink, err = detect.NewWebhook(arg, detect.WebhookOptions{Slack: kind == "slack", Log: log,
-				OnDrop: func() { m.SinkErrors.WithLabelValues(kind).Inc() }})
-		default:
-			err = fmt.Errorf("unknown sink %q (stdout, file:PATH, webhook:URL, slack:URL)", kind)
-		}
-		if err != nil {
-			for _, prev := range sinks {
-				_ = prev.Close()
-			}
-			return nil, usageError("--sink: %s", oneline.Err(err))
-		}
-		sinks = append(sinks, sink)
-	}
-	return sinks, nil
-}
-
 func runSensor(ctx context.Context, o *SensorOptions, streams IO) error {
 	var log *slog.Logger
 	if o.LogFormat == "text" {
@@ -174,7 +142,7 @@ func runSensor(ctx context.Context, o *SensorOptions, streams IO) error {
 		return usageError("--metrics-addr needs --tls-cert-file and --tls-key-file (metrics are served over TLS only)")
 	}
 	metrics := detect.NewMetrics()
-	sinks, err := buildSensorSinks(o.Sinks, streams, log, metrics)
+	sinks, err := o.Sinks.open(true, streams, log, metrics)
 	if err != nil {
 		return err
 	}
