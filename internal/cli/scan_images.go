@@ -360,7 +360,7 @@ func openVulnDB(ctx context.Context, path string, maxAge time.Duration, stderr i
 	path = firstNonEmpty(path, vulndb.DefaultPath())
 	db, err := vulndb.Open(path, false)
 	if err != nil {
-		return nil, usageError("%v (import OSV records first: rampart db import PATH)", err)
+		return nil, usageError("%v", err)
 	}
 	if st, err := db.Status(ctx); err == nil && st.Stale(time.Now(), maxAge) {
 		age := "never imported into"
