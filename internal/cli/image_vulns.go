@@ -153,9 +153,7 @@ func mergeFrameworks(a, b []report.FrameworkScore) []report.FrameworkScore {
 			}
 		}
 		fa.Controls = fa.Passed + fa.Failed
-		if fa.Controls > 0 {
-			fa.Score = float64(int(float64(fa.Passed)*1000/float64(fa.Controls)+0.5)) / 10
-		}
+		fa.Score = report.Percent(fa.Passed, fa.Controls)
 	}
 	return a
 }

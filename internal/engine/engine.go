@@ -626,9 +626,7 @@ func scoreFrameworks(fws []*framework.Framework, tallies map[string]report.Contr
 			}
 			fs.Items = append(fs.Items, item)
 		}
-		if fs.Controls > 0 {
-			fs.Score = float64(int(float64(fs.Passed)*1000/float64(fs.Controls)+0.5)) / 10
-		}
+		fs.Score = report.Percent(fs.Passed, fs.Controls)
 		out = append(out, fs)
 	}
 	return out

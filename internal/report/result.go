@@ -119,6 +119,15 @@ type FrameworkScore struct {
 	Items []FrameworkItem `json:"items"`
 }
 
+// Percent is passed out of total as a percentage rounded to one decimal
+// (a framework's Score); 0 when total is 0.
+func Percent(passed, total int) float64 {
+	if total <= 0 {
+		return 0
+	}
+	return float64(int(float64(passed)*1000/float64(total)+0.5)) / 10
+}
+
 // FrameworkItem is the verdict on one framework control.
 type FrameworkItem struct {
 	// ID is the framework's identifier for the control.
