@@ -86,14 +86,32 @@ func (o *auditOptions) addFlags(cmd *cobra.Command) {
 	f.StringVar(&o.logFormat, "log-format", "json", "log format: json|text")
 }
 
-func (o *auditOptions) logger(w io.Writer) (*slog.Logger, error) {
-	switch o.logFormat {
+func (o *auditOptions) logger(w io.Writer) (*slog.Logger, error) { return newLogger(o.logFormat, w) }
+
+// newLogger returns a slog logger writing format (json or text) to w, for
+// the servers' --log-format.
+func newLogger(format string, w io.Writer) (*slog.Logger, error) {
+	switch format {
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, nil)), nil
 	case "text":
 		return slog.New(slog.NewTextHandler(w, nil)), nil
 	}
-	return nil, usageError("--log-format: want json or text, not %q", o.logFormat)
+	return nil, usageError("--log-format: want json or text, not %q", format)
+}
+
+// servingFiles returns the TLS certificate and key files of a server's
+// --tls-cert/--tls-key, or tls.crt/tls.key in --cert-dir; an error naming
+// command when neither is set (servers serve TLS only).
+func servingFiles(command, certDir, certFile, keyFile string) (string, string, error) {
+	if certDir != "" {
+		certFile = firstNonEmpty(certFile, filepath.Join(certDir, "tls.crt"))
+		keyFile = firstNonEmpty(keyFile, filepath.Join(certDir, "tls.key"))
+	}
+	if certFile == "" || keyFile == "" {
+		return "", "", usageError("%s serves TLS only: set --cert-dir, or --tls-cert and --tls-key", command)
+	}
+	return certFile, keyFile, nil
 }
 
 // auditRuleSet loads the default rules, adds --rules and compiles them.
@@ -326,13 +344,9 @@ func runAuditServe(ctx context.Context, o *auditServeOptions, streams IO) error 
 	if err != nil {
 		return err
 	}
-	certFile, keyFile := o.certFile, o.keyFile
-	if o.certDir != "" {
-		certFile = firstNonEmpty(certFile, filepath.Join(o.certDir, "tls.crt"))
-		keyFile = firstNonEmpty(keyFile, filepath.Join(o.certDir, "tls.key"))
-	}
-	if certFile == "" || keyFile == "" {
-		return usageError("rampart audit serve serves TLS only: set --cert-dir, or --tls-cert and --tls-key")
+	certFile, keyFile, err := servingFiles("rampart audit serve", o.certDir, o.certFile, o.keyFile)
+	if err != nil {
+		return err
 	}
 	if o.queue <= 0 || o.workers <= 0 {
 		return usageError("--queue and --workers must be positive")

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -124,11 +123,9 @@ func sensorRules(paths []string) ([]detect.Rule, error) {
 }
 
 func runSensor(ctx context.Context, o *SensorOptions, streams IO) error {
-	var log *slog.Logger
-	if o.LogFormat == "text" {
-		log = slog.New(slog.NewTextHandler(streams.Err, nil))
-	} else {
-		log = slog.New(slog.NewJSONHandler(streams.Err, nil))
+	log, err := newLogger(o.LogFormat, streams.Err)
+	if err != nil {
+		return err
 	}
 	rules, err := sensorRules(o.Rules)
 	if err != nil {

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -107,22 +105,13 @@ interval: the failures are exported as metrics and served at /report
 }
 
 func runWebhookServe(ctx context.Context, o *webhookServeOptions, streams IO) error {
-	var log *slog.Logger
-	switch o.logFormat {
-	case "json":
-		log = slog.New(slog.NewJSONHandler(streams.Err, nil))
-	case "text":
-		log = slog.New(slog.NewTextHandler(streams.Err, nil))
-	default:
-		return usageError("--log-format: want json or text, not %q", o.logFormat)
+	log, err := newLogger(o.logFormat, streams.Err)
+	if err != nil {
+		return err
 	}
-	certFile, keyFile := o.certFile, o.keyFile
-	if o.certDir != "" {
-		certFile = firstNonEmpty(certFile, filepath.Join(o.certDir, "tls.crt"))
-		keyFile = firstNonEmpty(keyFile, filepath.Join(o.certDir, "tls.key"))
-	}
-	if certFile == "" || keyFile == "" {
-		return usageError("the webhook serves TLS only: set --cert-dir, or --tls-cert and --tls-key")
+	certFile, keyFile, err := servingFiles("the webhook", o.certDir, o.certFile, o.keyFile)
+	if err != nil {
+		return err
 	}
 	if o.background < 0 || (o.background > 0 && o.background < time.Minute) {
 		return usageError("--background must be 0 (off) or at least 1m")
