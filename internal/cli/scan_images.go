@@ -68,8 +68,6 @@ type imageKey struct{ namespace, image string }
 
 // digestScan is the analysis of one image digest.
 type digestScan struct {
-	ref   string // repository@digest the image was read from
-	done  chan struct{}
 	vulns *control.ImageVulns // nil when the image could not be analysed
 }
 
@@ -156,12 +154,11 @@ func (c *clusterImages) startLocked(ref, digest string) {
 	if _, ok := c.byDigest[digest]; ok {
 		return
 	}
-	ds := &digestScan{ref: ref, done: make(chan struct{})}
+	ds := &digestScan{}
 	c.byDigest[digest] = ds
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		defer close(ds.done)
 		select {
 		case c.sem <- struct{}{}:
 		case <-c.ctx.Done():
@@ -345,13 +342,6 @@ func worse(a, b control.VulnCount) control.VulnCount {
 		return b
 	}
 	return a
-}
-
-// Digests is the number of distinct digests analysed (or attempted).
-func (c *clusterImages) Digests() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.byDigest)
 }
 
 // openVulnDB opens the vulnerability database for image analysis and warns
