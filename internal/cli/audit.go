@@ -68,12 +68,13 @@ type auditOptions struct {
 	logFormat     string
 }
 
-func (o *auditOptions) addRuleFlags(cmd *cobra.Command) {
-	cmd.Flags().StringArrayVar(&o.rules, "rules", nil, "rule FILE or DIR (*.yaml) added to the default rules; a rule with a default's id replaces it (repeatable)")
+// addRuleFilesFlag adds --rules (rule files added to a stream's defaults).
+func addRuleFilesFlag(cmd *cobra.Command, files *[]string) {
+	cmd.Flags().StringArrayVar(files, "rules", nil, "rule FILE or DIR (*.yaml) added to the default rules; a rule with a default's id replaces it (repeatable)")
 }
 
 func (o *auditOptions) addFlags(cmd *cobra.Command) {
-	o.addRuleFlags(cmd)
+	addRuleFilesFlag(cmd, &o.rules)
 	f := cmd.Flags()
 	o.sinks.addFlags(cmd)
 	f.DurationVar(&o.cooldown, "cooldown", detect.DefaultCooldown, "default dedupe cooldown: repeats of an alert within it are counted into one emission")
@@ -116,7 +117,13 @@ func servingFiles(command, certDir, certFile, keyFile string) (string, string, e
 
 // auditRuleSet loads the default rules, adds --rules and compiles them.
 func auditRuleSet(files []string) (*detect.RuleSet, error) {
-	defaults, err := detect.Defaults(auditlog.SourceName)
+	return ruleSet(auditlog.Source(), files)
+}
+
+// ruleSet loads the default rules of src, adds the rule files (a rule with a
+// default's id replaces it) and compiles them for src.
+func ruleSet(src detect.Source, files []string) (*detect.RuleSet, error) {
+	defaults, err := detect.Defaults(src.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +137,7 @@ func auditRuleSet(files []string) (*detect.RuleSet, error) {
 			return nil, usageError("%v", err)
 		}
 	}
-	rs, err := detect.Compile(rules, auditlog.Source())
+	rs, err := detect.Compile(rules, src)
 	if err != nil {
 		return nil, usageError("%v", oneLineErrors(err))
 	}
@@ -517,16 +524,22 @@ func followAuditFile(ctx context.Context, o *auditFileOptions, path string, stre
 }
 
 func newCmdAuditRules(streams IO) *cobra.Command {
-	o := &auditOptions{}
+	return newCmdRules(streams, auditlog.Source(), "audit")
+}
+
+// newCmdRules builds `rampart <command> rules`: the compiled rules of src,
+// the defaults and --rules.
+func newCmdRules(streams IO, src detect.Source, command string) *cobra.Command {
+	var files []string
 	var format string
 	cmd := &cobra.Command{
 		Use:   "rules",
-		Short: "List the compiled audit rules (defaults and --rules)",
-		Example: `  rampart audit rules
-  rampart audit rules --rules ./my-rules/ -o json`,
+		Short: "List the compiled " + command + " rules (defaults and --rules)",
+		Example: `  rampart ` + command + ` rules
+  rampart ` + command + ` rules --rules ./my-rules/ -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			rs, err := auditRuleSet(o.rules)
+			rs, err := ruleSet(src, files)
 			if err != nil {
 				return err
 			}
@@ -547,7 +560,7 @@ func newCmdAuditRules(streams IO) *cobra.Command {
 			return usageError("--format: want table or json, not %q", format)
 		},
 	}
-	o.addRuleFlags(cmd)
+	addRuleFilesFlag(cmd, &files)
 	cmd.Flags().StringVarP(&format, "format", "o", "table", "output format: table|json")
 	return cmd
 }

@@ -4,14 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -106,34 +103,14 @@ Prometheus metrics are served over TLS at /metrics (--tls-cert-file,
 	return cmd
 }
 
-// sensorRules returns the default sensor rules with the user's merged in.
-func sensorRules(paths []string) ([]detect.Rule, error) {
-	rules, err := detect.Defaults(sensor.Source.Name)
-	if err != nil {
-		return nil, err
-	}
-	if len(paths) == 0 {
-		return rules, nil
-	}
-	user, err := detect.Load(paths...)
-	if err != nil {
-		return nil, err
-	}
-	return detect.Merge(rules, user)
-}
-
 func runSensor(ctx context.Context, o *SensorOptions, streams IO) error {
 	log, err := newLogger(o.LogFormat, streams.Err)
 	if err != nil {
 		return err
 	}
-	rules, err := sensorRules(o.Rules)
+	rs, err := ruleSet(sensor.Source, o.Rules)
 	if err != nil {
-		return usageError("--rules: %s", oneline.Err(err))
-	}
-	rs, err := detect.Compile(rules, sensor.Source)
-	if err != nil {
-		return usageError("%s", oneline.Err(err))
+		return err
 	}
 	if (o.MetricsAddr != "") != (o.TLSCertFile != "" && o.TLSKeyFile != "") {
 		return usageError("--metrics-addr needs --tls-cert-file and --tls-key-file (metrics are served over TLS only)")
@@ -221,28 +198,5 @@ func runSensor(ctx context.Context, o *SensorOptions, streams IO) error {
 }
 
 func newCmdSensorRules(streams IO) *cobra.Command {
-	var paths []string
-	cmd := &cobra.Command{
-		Use:   "rules",
-		Short: "List the sensor rules (defaults and --rules) after compiling them",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			rules, err := sensorRules(paths)
-			if err != nil {
-				return usageError("--rules: %s", oneline.Err(err))
-			}
-			rs, err := detect.Compile(rules, sensor.Source)
-			if err != nil {
-				return usageError("%s", oneline.Err(err))
-			}
-			tw := tabwriter.NewWriter(streams.Out, 0, 4, 2, ' ', 0)
-			_, _ = fmt.Fprintln(tw, "ID\tSEVERITY\tMITRE\tTITLE")
-			for _, r := range rs.Rules() {
-				_, _ = fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.ID, r.Severity, strings.Join(r.MITRE, ","), r.Title)
-			}
-			return tw.Flush()
-		},
-	}
-	cmd.Flags().StringSliceVar(&paths, "rules", nil, "rule files or directories merged over the defaults")
-	return cmd
+	return newCmdRules(streams, sensor.Source, "sensor")
 }
