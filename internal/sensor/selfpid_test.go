@@ -43,3 +43,24 @@ func TestSelfPID(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelBefore reads kernel releases for the memlock decision.
+func TestKernelBefore(t *testing.T) {
+	tests := []struct {
+		release string
+		want    bool
+	}{
+		{"6.18.44-fc-v669", false},
+		{"5.11.0", false},
+		{"5.10.226-generic", true},
+		{"4.19.0-27-amd64", true},
+		{"5.11", false},
+		{"garbage", true},
+		{"", true},
+	}
+	for _, tt := range tests {
+		if got := kernelBefore(tt.release, 5, 11); got != tt.want {
+			t.Errorf("kernelBefore(%q) = %v, want %v", tt.release, got, tt.want)
+		}
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
 	"github.com/rampart-dev/rampart/internal/oneline"
@@ -96,8 +95,8 @@ func Open() (*Sensor, error) { return OpenWith("/proc") }
 // eBPF programs see host process IDs, so the sensor drops its own events
 // by its ID in the host's PID namespace, read from procRoot/self.
 func OpenWith(procRoot string) (*Sensor, error) {
-	if err := rlimit.RemoveMemlock(); err != nil {
-		return nil, fmt.Errorf("removing the memlock rlimit (needs CAP_SYS_RESOURCE): %s", oneline.Err(err))
+	if err := removeMemlock(); err != nil {
+		return nil, err
 	}
 	if err := EnsureTracefs(); err != nil {
 		return nil, err
@@ -285,4 +284,49 @@ func SelfPID(procRoot string) uint32 {
 		}
 	}
 	return uint32(os.Getpid())
+}
+
+// removeMemlock lifts RLIMIT_MEMLOCK, which bounds eBPF maps and programs
+// on kernels before 5.11 (later kernels charge them to the memory cgroup).
+// It is done here, when the sensor opens, rather than through
+// cilium/ebpf's rlimit package, whose init probes the kernel (prlimit and
+// a BPF map creation) in every process that links it: every rampart
+// command. Without CAP_SYS_RESOURCE the limit cannot be raised, which is
+// an error only on the kernels that need it.
+func removeMemlock() error {
+	inf := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, &inf)
+	if err == nil || !memlockCharged() {
+		return nil
+	}
+	return fmt.Errorf("removing the memlock rlimit (needs CAP_SYS_RESOURCE on kernels before 5.11): %s", oneline.Err(err))
+}
+
+// memlockCharged reports whether this kernel charges eBPF memory to
+// RLIMIT_MEMLOCK (before 5.11), from its release; true when unknown.
+func memlockCharged() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return true
+	}
+	return kernelBefore(unix.ByteSliceToString(u.Release[:]), 5, 11)
+}
+
+// kernelBefore reports whether a kernel release ("6.18.44-fc-v669") is
+// older than major.minor; true when it cannot be read.
+func kernelBefore(release string, major, minor int) bool {
+	maj, rest, ok := strings.Cut(release, ".")
+	if !ok {
+		return true
+	}
+	end := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' })
+	if end < 0 {
+		end = len(rest)
+	}
+	mj, err1 := strconv.Atoi(maj)
+	mn, err2 := strconv.Atoi(rest[:end])
+	if err1 != nil || err2 != nil {
+		return true
+	}
+	return mj < major || (mj == major && mn < minor)
 }
