@@ -255,15 +255,19 @@ func Follow(ctx context.Context, path string, opts FollowOptions, fn Handler) er
 // different file at path is a rename rotation (returned open), a file
 // shorter than offset was truncated.
 func checkRotation(f *os.File, path string, offset int64) (*os.File, string, error) {
-	cur, err := f.Stat()
-	if err != nil {
-		return nil, "", err
-	}
+	// path first, then the open file: once a new file is at path, the
+	// writer has moved on, and a size of the old file read after that
+	// includes everything written to it (read before, it could miss the
+	// old file's last writes and switch without them).
 	st, err := os.Stat(path)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil, "", nil // between rename and create
 		}
+		return nil, "", err
+	}
+	cur, err := f.Stat()
+	if err != nil {
 		return nil, "", err
 	}
 	if !os.SameFile(cur, st) {
